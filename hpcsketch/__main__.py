@@ -1,0 +1,3 @@
+from hpcsketch.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,10 @@
+"""Compressors: one file each, one line each in ``REGISTRY``."""
+
+from hpcsketch.registry import Registry
+
+REGISTRY = Registry(
+    "compressor",
+    {
+        "none": "hpcsketch.compressors.identity:Identity",
+    },
+)

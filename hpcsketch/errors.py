@@ -1,0 +1,45 @@
+"""Exceptions that map to the CLI's exit codes.
+
+0 success, 1 run failure, 2 bad input (usage, job file, data path). A bad-input
+error carries one line that names the file, the field, what is wrong and what
+would be right, so the CLI can print it without a traceback.
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_BAD_INPUT = 2
+
+
+class HpcsketchError(Exception):
+    """Base class; ``exit_code`` tells the CLI what to return."""
+
+    exit_code = EXIT_FAILURE
+
+
+class BadInput(HpcsketchError):
+    """Bad user input: exit code 2 and one clear line, never a traceback."""
+
+    exit_code = EXIT_BAD_INPUT
+
+    def __init__(self, message: str, *, source: str | None = None, field: str | None = None):
+        self.source = source
+        self.field = field
+        self.detail = message
+        parts = [p for p in (source, field) if p]
+        super().__init__(": ".join(parts + [message]))
+
+
+class JobError(BadInput):
+    """A job file (or a --set override) that does not validate."""
+
+
+class RunFailure(HpcsketchError):
+    """A run that started and failed (exit code 1)."""
+
+
+class Diverged(HpcsketchError):
+    """The iterates became NaN or inf; the run ends with status 'diverged'."""
+
+    exit_code = EXIT_OK
