@@ -1,0 +1,114 @@
+"""The algorithm interface.
+
+An algorithm is a small object with explicit state (model, residuals, momenta,
+control variates) that runs one communication round at a time through the
+RunContext. It is the same object on one process and on many ranks; only the
+clients it hosts differ.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar, Sequence
+
+import numpy as np
+
+from hpcsketch.algorithms.context import RunContext
+from hpcsketch.config.options import Option
+
+
+class Algorithm(ABC):
+    kind: ClassVar[str] = ""
+    #: job-file keys of [algorithm] this method reads beyond the common ones
+    options: ClassVar[Sequence[Option]] = ()
+    #: compressor kinds it accepts (None: any compressor meeting ``compressor_requires``)
+    compressors: ClassVar[Sequence[str] | None] = ("none",)
+    #: properties the compressor must have, e.g. ("linear",) or ("unbiased",)
+    compressor_requires: ClassVar[Sequence[str]] = ()
+    #: no server: every rank keeps its own model (needs [topology])
+    decentralized: ClassVar[bool] = False
+
+    def __init__(self, ctx: RunContext):
+        self.ctx = ctx
+        self.opts = ctx.job.algorithm
+        self.xp = ctx.xp
+        self.problem = ctx.problem
+        self.comm = ctx.comm
+        self.timer = ctx.timer
+        self.metrics = ctx.metrics
+        self.d = int(ctx.problem.dim)
+        self.x = ctx.problem.init_params()
+
+    def start(self) -> None:
+        """Collective set-up once every rank has built its state (the constructor is local).
+
+        Every rank starts from rank 0's model, whatever each rank's torch or BLAS did.
+        """
+        with self.comm.category("setup"):
+            self.comm.bcast(self.x)
+
+    @abstractmethod
+    def round(self, t: int, sampled: np.ndarray, local: np.ndarray) -> None:
+        """Run round ``t`` with the sampled client ids (all ranks) and this rank's share."""
+
+    def model(self) -> Any:
+        """The model the server would evaluate (for decentralized methods: this node's)."""
+        return self.x
+
+    def evaluate(self) -> dict[str, float]:
+        """Held-out metrics of :meth:`model`, the test set split over the ranks."""
+        return evaluate_distributed(self.problem, self.comm, self.model())
+
+    # -- checkpointing ----------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {"x": self.x}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.x[...] = self.xp.asarray(state["x"])
+
+    @classmethod
+    def check_job(cls, job: Any) -> str | tuple[str, str] | None:
+        """Cross-key checks beyond the declarations; return an error line or None."""
+        return None
+
+    # -- shared pieces ---------------------------------------------------------------
+    def client_gradient(self, x: Any, client: int, t: int, step: int = 0) -> Any:
+        """Stochastic gradient of ``client`` at ``x`` (plus weight decay); records the loss."""
+        loss, grad = self.problem.loss_grad(x, client, self.ctx.key("batch", t, client, step))
+        wd = self.opts.weight_decay
+        if wd:
+            grad += wd * x
+        if step == 0:
+            self.metrics.add("loss", loss, "mean")
+        return grad
+
+    def record_traffic(self, n_clients: int, uplink_bytes_per_client: int, downlink_bytes_per_client: int | None = None) -> None:
+        """Federated-view bytes: what ``n_clients`` of this rank would upload and download."""
+        self.metrics.add("bytes_uplink", float(n_clients * uplink_bytes_per_client))
+        down = self.d * self.x.dtype.itemsize if downlink_bytes_per_client is None else downlink_bytes_per_client
+        self.metrics.add("bytes_downlink", float(n_clients * down))
+        self.metrics.add("clients", float(n_clients))
+
+
+def evaluate_distributed(problem: Any, comm: Any, x: Any, prefix: str = "eval_") -> dict[str, float]:
+    """Each rank evaluates a disjoint part of the held-out set; the sums are combined.
+
+    ``loss_sum / count`` becomes ``eval_loss``, ``correct / count`` ``eval_accuracy``;
+    any other key a problem reports is summed over the parts as it is.
+    """
+    part = problem.evaluate(x, comm.rank, comm.size)
+    with comm.category("eval"):
+        parts = comm.allgather_object({k: float(v) for k, v in part.items()})
+    total: dict[str, float] = {}
+    for p in parts:
+        for k, v in p.items():
+            total[k] = total.get(k, 0.0) + v
+    count = total.pop("count", 0.0)
+    out: dict[str, float] = {}
+    if "loss_sum" in total:
+        out[prefix + "loss"] = total.pop("loss_sum") / count if count else float("nan")
+    if "correct" in total:
+        out[prefix + "accuracy"] = total.pop("correct") / count if count else float("nan")
+    for k, v in total.items():
+        out[prefix + k] = v
+    return out

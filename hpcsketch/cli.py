@@ -1,0 +1,280 @@
+"""The ``hpcsketch`` command line.
+
+Exit codes: 0 success (completed or diverged runs), 1 run failure, 2 bad input
+(usage, job file, paths), 3 interrupted (signal / time limit; the trace is
+flushed and marked interrupted).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from hpcsketch import __version__
+from hpcsketch.errors import EXIT_BAD_INPUT, EXIT_FAILURE, BadInput, HpcsketchError
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line and exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _rank_from_env() -> int:
+    for var in ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK", "SLURM_PROCID"):
+        if var in os.environ:
+            try:
+                return int(os.environ[var])
+            except ValueError:
+                pass
+    return 0
+
+
+def _err(msg: str) -> None:
+    """Only one rank prints a bad-input line (every rank finds the same one)."""
+    if _rank_from_env() == 0:
+        print(f"hpcsketch: error: {msg}", file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------- run
+
+
+def _add_job_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("job", help="TOML job file")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="override a job key (repeatable), e.g. --set algorithm.lr=0.1")
+
+
+def _add_run_args(p: argparse.ArgumentParser) -> None:
+    _add_job_args(p)
+    p.add_argument("-n", "--ranks", type=int, default=None,
+                   help="outside an MPI launcher: start this many ranks with mpiexec (inside one: must equal the world size)")
+    p.add_argument("--out", default=None, help="output directory (overrides [run] out)")
+    p.add_argument("--launcher", default=os.environ.get("HPCSKETCH_LAUNCHER"),
+                   help="launcher command used with -n instead of the venv's mpiexec, e.g. 'srun --mpi=pmi2' (env HPCSKETCH_LAUNCHER)")
+    p.add_argument("--point", type=int, default=None, help="run only this sweep grid point (0-based; default: all, in turn)")
+    p.add_argument("--run-id", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--trace", default=None, help="trace file path (default: OUT/NAME-RUNID.h5)")
+    p.add_argument("--force", action="store_true", help="replace the --trace file if it exists")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress and no summary")
+    p.add_argument("--inject-fault", default=None, metavar="rank=R,round=T,kind=raise|kill|nan|term",
+                   help="fault injection for reliability tests")
+
+
+def _load(args: argparse.Namespace, world_size: int | None = None) -> Any:
+    from hpcsketch.config.job import load_job
+
+    return load_job(args.job, args.overrides, world_size=world_size)
+
+
+def _select_points(job: Any, point: int | None) -> list[Any]:
+    points = job.points()
+    if point is None:
+        return points
+    if not 0 <= point < len(points):
+        raise BadInput(f"sweep point {point} does not exist; the job has points 0..{len(points) - 1}", field="--point")
+    return [points[point]]
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from hpcsketch import launch
+
+    if args.ranks is not None and args.ranks < 1:
+        raise BadInput(f"expected a number of ranks >= 1, got {args.ranks}", field="-n")
+    inside = launch.inside_launcher()
+    world_size = launch.launcher_world_size() if inside else args.ranks
+    job = _load(args, world_size=world_size)
+    if args.trace and len(job.points()) > 1 and args.point is None:
+        raise BadInput("--trace names one file but the job has a sweep; add --point I or drop --trace", field="--trace")
+    points = _select_points(job, args.point)
+    if args.inject_fault:
+        from hpcsketch.runner import FaultSpec
+
+        FaultSpec.parse(args.inject_fault)
+
+    if args.ranks is not None and not inside and (args.ranks > 1 or args.launcher):
+        return _spawn_run(args, job, points)
+    if inside and args.ranks is not None and world_size is not None and args.ranks != world_size:
+        raise BadInput(f"-n {args.ranks} but the launcher started {world_size} ranks; drop -n inside mpirun/srun", field="-n")
+    return _run_here(args, points)
+
+
+def _spawn_run(args: argparse.Namespace, job: Any, points: list[Any]) -> int:
+    from hpcsketch import launch
+    from hpcsketch.runner import new_run_id, trace_path_for
+    from hpcsketch.tracing.writer import prepare_out_dir
+
+    base_id = args.run_id or new_run_id()
+    prepare_out_dir(args.out or job.run.out)
+    traces = []
+    for i, p in enumerate(points):
+        rid = base_id if len(points) == 1 else f"{base_id}-p{p.point_index}"
+        traces.append(Path(args.trace) if args.trace else trace_path_for(p, rid, args.out))
+    rank_args = ["run", args.job, *sum((["--set", o] for o in args.overrides), []), "--run-id", base_id]
+    for flag, value in (("--out", args.out), ("--point", args.point), ("--trace", args.trace), ("--inject-fault", args.inject_fault)):
+        if value is not None:
+            rank_args += [flag, str(value)]
+    if args.force:
+        rank_args.append("--force")
+    if args.quiet:
+        rank_args.append("--quiet")
+    return launch.spawn(args.ranks, rank_args, launcher=args.launcher, traces=traces)
+
+
+def _run_here(args: argparse.Namespace, points: list[Any]) -> int:
+    from hpcsketch.runner import FaultSpec, RunOptions, run_job
+
+    worst = 0
+    for p in points:
+        rid = args.run_id
+        if rid and len(points) > 1 or (rid and p.point_index is not None and args.point is None):
+            rid = f"{args.run_id}-p{p.point_index}"
+        opts = RunOptions(
+            run_id=rid,
+            out=args.out,
+            trace_path=args.trace,
+            force=args.force,
+            quiet=args.quiet,
+            fault=FaultSpec.parse(args.inject_fault) if args.inject_fault else None,
+        )
+        code = run_job(p, opts)
+        worst = max(worst, code)
+        if code in (EXIT_BAD_INPUT, EXIT_FAILURE):
+            break
+    return worst
+
+
+# ---------------------------------------------------------------- validate / info
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    if args.keys:
+        from hpcsketch.config.schema import keys_table_markdown
+
+        print(keys_table_markdown())
+        return 0
+    if args.schema:
+        from hpcsketch.tracing.schema import schema_markdown
+
+        print(schema_markdown())
+        return 0
+    if not args.job:
+        raise BadInput("give a job file (or --keys / --schema)", field="validate")
+    job = _load(args, world_size=args.ranks)
+    points = job.points()
+    print(f"{args.job}: valid ({len(points)} run{'s' if len(points) != 1 else ''})")
+    if args.verbose:
+        for p in points:
+            label = f" point {p.point_index}: {p.point}" if p.point else ""
+            print(f"--{label}")
+            for sec, values in p.resolved().items():
+                print(f"[{sec}] " + ", ".join(f"{k}={v!r}" for k, v in values.items() if v is not None))
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from mpi4py import MPI
+
+    from hpcsketch import environment
+    from hpcsketch.backend import cupy_module, gpu_count
+
+    world = MPI.COMM_WORLD
+    hosts = world.gather(environment.hostname(), root=0)
+    if world.Get_rank() != 0:
+        return 0
+    aware, how = environment.cuda_aware_mpi()
+    ngpu = gpu_count()
+    rows = [
+        ("hpcsketch", __version__),
+        ("MPI library", environment.mpi_library()),
+        ("MPI vendor", environment.mpi_vendor()),
+        ("world size", str(world.Get_size())),
+        ("hosts", ", ".join(sorted(set(hosts or [])))),
+        ("launcher", environment.launcher_name()),
+        ("thread level", {MPI.THREAD_SINGLE: "single", MPI.THREAD_FUNNELED: "funneled",
+                          MPI.THREAD_SERIALIZED: "serialized", MPI.THREAD_MULTIPLE: "multiple"}.get(MPI.Query_thread(), "?")),
+        ("GPUs", str(ngpu) + ("" if cupy_module() else " (CuPy not available: backend auto = numpy)")),
+        ("backend auto", "cupy" if ngpu else "numpy"),
+        ("CUDA-aware MPI", f"{'yes' if aware else 'no'} ({how})" + ("" if aware or not ngpu else "; device buffers are staged through pinned host memory")),
+    ]
+    for k, v in environment.versions().items():
+        rows.append((k, v or "-"))
+    from hpcsketch.progress import print_summary
+
+    print_summary(rows, title="hpcsketch info")
+    return 0
+
+
+# ---------------------------------------------------------------- bench
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    return args.bench_run(args)
+
+
+def _add_bench(sub: Any) -> None:
+    bench = sub.add_parser("bench", help="benchmarks: kernels, comm, overhead")
+    bsub = bench.add_subparsers(dest="bench", required=True, parser_class=_Parser)
+    import importlib
+
+    for name, module, help_ in (
+        ("kernels", "hpcsketch.bench.kernels", "kernel times against a memory copy"),
+        ("comm", "hpcsketch.bench.comm", "collectives: latency, algbw, busbw, harness overhead"),
+        ("overhead", "hpcsketch.bench.overhead", "harness round overhead against a bare mpi4py + torch loop"),
+    ):
+        try:
+            mod = importlib.import_module(module)
+        except ImportError:
+            continue
+        p = bsub.add_parser(name, help=help_)
+        mod.add_arguments(p)
+        p.set_defaults(func=cmd_bench, bench_run=mod.run)
+
+
+# ---------------------------------------------------------------- main
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="hpcsketch", description="Benchmark communication-efficient distributed learning under MPI.")
+    parser.add_argument("--version", action="version", version=f"hpcsketch {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("run", help="run a job (joins the MPI world; with -n outside one, launches mpiexec)")
+    _add_run_args(p)
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("validate", help="check a job file without running it")
+    p.add_argument("job", nargs="?", help="TOML job file")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE")
+    p.add_argument("-n", "--ranks", type=int, default=None, help="check against this many ranks")
+    p.add_argument("-v", "--verbose", action="store_true", help="print every resolved key")
+    p.add_argument("--keys", action="store_true", help="print the table of job-file keys (markdown)")
+    p.add_argument("--schema", action="store_true", help="print the HDF5 trace schema (markdown)")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("info", help="MPI library, world size, CUDA-awareness, devices, versions")
+    p.set_defaults(func=cmd_info)
+
+    _add_bench(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return int(func(args) or 0)
+    except BadInput as e:
+        _err(str(e))
+        return EXIT_BAD_INPUT
+    except HpcsketchError as e:
+        _err(str(e))
+        return e.exit_code
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return 130

@@ -1,0 +1,402 @@
+"""Load, override, validate and expand job files.
+
+Every problem is reported as one line ``FILE: [section] key = value: what is
+wrong; what would be valid`` through :class:`~hpcsketch.errors.JobError`, so
+the CLI can exit with code 2 before any rank starts work.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import itertools
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
+
+from hpcsketch.config.options import Option
+from hpcsketch.config.schema import ALIASES, SECTIONS, SPECIAL_SECTIONS, registry_for, section_keys
+from hpcsketch.errors import JobError
+
+MAX_JOB_BYTES = 1 << 20  # a job file is a few hundred bytes; refuse anything absurd
+MAX_SWEEP_POINTS = 100_000
+
+
+class Section(dict):
+    """A validated section: a dict whose keys also read as attributes."""
+
+    def __getattr__(self, key: str) -> Any:
+        try:
+            return self[key]
+        except KeyError:
+            raise AttributeError(key) from None
+
+
+@dataclass
+class Job:
+    """A validated job: every section filled with defaults, plus where it came from."""
+
+    source: str
+    text: str
+    sections: dict[str, Section]
+    sweep: dict[str, list[Any]] = field(default_factory=dict)
+    overrides: list[str] = field(default_factory=list)
+    point: dict[str, Any] = field(default_factory=dict)  # the sweep point this job is, if any
+    point_index: int | None = None
+
+    def __getattr__(self, name: str) -> Section:
+        sections = self.__dict__.get("sections", {})
+        if name in sections:
+            return sections[name]
+        raise AttributeError(name)
+
+    def get(self, dotted: str) -> Any:
+        sec, _, key = dotted.partition(".")
+        return self.sections[sec][key]
+
+    def resolved(self) -> dict[str, dict[str, Any]]:
+        """Plain nested dict of every key (JSON-serialisable)."""
+        return {name: dict(sec) for name, sec in self.sections.items()}
+
+    def resolved_json(self) -> str:
+        return json.dumps(self.resolved(), sort_keys=True)
+
+    @property
+    def name(self) -> str:
+        base = self.sections["run"]["name"]
+        if self.point:
+            base += "__" + point_label(self.point)
+        return base
+
+    def points(self) -> list["Job"]:
+        """One job per grid point of ``[sweep]`` (just this job when there is none)."""
+        if not self.sweep:
+            return [self]
+        return expand_sweep(self)
+
+
+def point_label(point: Mapping[str, Any]) -> str:
+    """A file-name-safe label for a sweep point, e.g. ``compressor.ratio=5,algorithm.kind=cs_sgd``."""
+    parts = []
+    for k, v in point.items():
+        text = json.dumps(v) if not isinstance(v, str) else v
+        parts.append(f"{k}={text}")
+    label = ",".join(parts)
+    return "".join(c if c.isalnum() or c in "._=,+-" else "_" for c in label)[:200]
+
+
+# -- loading --------------------------------------------------------------------
+
+
+def load_job(path: str | os.PathLike[str], overrides: Iterable[str] = (), *, world_size: int | None = None) -> Job:
+    """Read, override and validate a job file. Raises JobError with one line on any problem."""
+    src = str(path)
+    p = Path(path)
+    if not p.exists():
+        raise JobError("no such file (give the path of a TOML job file, e.g. jobs/quickstart.toml)", source=src)
+    if p.is_dir():
+        raise JobError("is a directory, not a TOML job file", source=src)
+    try:
+        size = p.stat().st_size
+        if size > MAX_JOB_BYTES:
+            raise JobError(f"is {size} bytes; a job file is at most {MAX_JOB_BYTES} bytes of TOML", source=src)
+        raw = p.read_bytes()
+    except PermissionError:
+        raise JobError("cannot be read (permission denied)", source=src) from None
+    except OSError as e:
+        raise JobError(f"cannot be read ({e.strerror or e})", source=src) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise JobError(f"is not UTF-8 text (byte {e.start}); a job file is TOML", source=src) from None
+    return parse_job(text, src, overrides, default_name=p.stem, world_size=world_size)
+
+
+def parse_job(
+    text: str,
+    source: str = "<job>",
+    overrides: Iterable[str] = (),
+    *,
+    default_name: str = "job",
+    world_size: int | None = None,
+) -> Job:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise JobError(f"is not valid TOML: {e}", source=source) from None
+    except RecursionError:
+        raise JobError("is not valid TOML: nested too deeply", source=source) from None
+    overrides = list(overrides)
+    for ov in overrides:
+        apply_override(data, ov)
+    job = validate(data, source, default_name=default_name, world_size=world_size)
+    job.text = text
+    job.overrides = overrides
+    return job
+
+
+def parse_override_value(raw: str) -> Any:
+    """``--set`` values are TOML literals (``0.1``, ``true``, ``[2, 5]``, ``"x"``); bare words are strings."""
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        return raw
+
+
+def apply_override(data: dict[str, Any], override: str) -> None:
+    src = f"--set {override}"
+    key, eq, raw = override.partition("=")
+    key = key.strip()
+    if not eq or "." not in key:
+        raise JobError("expected SECTION.KEY=VALUE, e.g. --set algorithm.lr=0.1", source=src)
+    section, _, name = key.partition(".")
+    if section == "sweep":
+        value = parse_override_value(raw.strip())
+        data.setdefault("sweep", {})[name] = value
+        return
+    if section not in SECTIONS:
+        raise JobError(f"unknown section [{section}]{_suggest(section, SECTIONS)}; sections: {', '.join(SECTIONS)}", source=src)
+    if not name or "." in name:
+        raise JobError("expected SECTION.KEY=VALUE with a single key name", source=src)
+    sec = data.setdefault(section, {})
+    if not isinstance(sec, dict):
+        raise JobError(f"[{section}] is not a table in the job file", source=src)
+    sec[name] = parse_override_value(raw.strip())
+
+
+# -- validation -----------------------------------------------------------------
+
+
+def _suggest(word: str, candidates: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _where(section: str, key: str, value: Any = None, show_value: bool = True) -> str:
+    if not show_value:
+        return f"[{section}] {key}"
+    text = json.dumps(value) if not isinstance(value, (dict, list)) else repr(value)
+    if len(text) > 40:
+        text = text[:37] + "..."
+    return f"[{section}] {key} = {text}"
+
+
+def validate(data: Mapping[str, Any], source: str, *, default_name: str = "job", world_size: int | None = None) -> Job:
+    data = copy.deepcopy(dict(data))
+    for top, value in data.items():
+        if top in SPECIAL_SECTIONS:
+            continue
+        if top not in SECTIONS:
+            raise JobError(
+                f"unknown section [{top}]{_suggest(top, list(SECTIONS) + list(SPECIAL_SECTIONS))}; "
+                f"sections: {', '.join(list(SECTIONS) + list(SPECIAL_SECTIONS))}",
+                source=source,
+            )
+        if not isinstance(value, dict):
+            raise JobError(f"[{top}] must be a table ([{top}] followed by key = value lines), not a {type(value).__name__}", source=source)
+
+    sections: dict[str, Section] = {}
+    for name in SECTIONS:
+        sections[name] = _validate_section(name, data.get(name, {}), source)
+    if sections["run"]["name"] is None:
+        sections["run"]["name"] = _safe_name(default_name)
+
+    sweep = _validate_sweep(data.get("sweep", {}), source)
+    job = Job(source=source, text="", sections=sections, sweep=sweep)
+    if not sweep:
+        check_combination(job, world_size=world_size)
+    else:
+        n = 1
+        for values in sweep.values():
+            n *= len(values)
+        if n > MAX_SWEEP_POINTS:
+            raise JobError(f"[sweep] has {n} grid points; at most {MAX_SWEEP_POINTS}", source=source)
+        for point in expand_sweep(job):
+            check_combination(point, world_size=world_size)
+    return job
+
+
+def _safe_name(stem: str) -> str:
+    cleaned = "".join(c if c.isalnum() or c in "_.-" else "_" for c in stem).strip("._-")
+    return cleaned[:100] or "job"
+
+
+def _validate_section(name: str, raw: Mapping[str, Any], source: str) -> Section:
+    keys = section_keys(name)
+    aliases = ALIASES.get(name, {})
+    out = Section()
+    for key, value in raw.items():
+        key = aliases.get(key, key)
+        opt = keys.get(key)
+        if opt is None:
+            raise JobError(
+                f"unknown key{_suggest(key, keys)}; keys of [{name}]: {', '.join(keys)}",
+                source=source,
+                field=_where(name, key, show_value=False),
+            )
+        norm, err = opt.validate(value)
+        if err:
+            raise JobError(err, source=source, field=_where(name, key, value))
+        out[key] = norm
+    for key, opt in keys.items():
+        if key not in out:
+            out[key] = opt.default
+    # kinds are checked against their registry (lazy import of the chosen class only)
+    reg = registry_for(name)
+    if reg is not None and "kind" in out:
+        if out["kind"] not in reg:
+            raise JobError(
+                f"unknown {name} kind{_suggest(out['kind'], reg.names())}; expected one of {', '.join(reg.names())}",
+                source=source,
+                field=_where(name, "kind", out["kind"]),
+            )
+    return out
+
+
+def _validate_sweep(raw: Any, source: str) -> dict[str, list[Any]]:
+    if not isinstance(raw, dict):
+        raise JobError("[sweep] must be a table of \"section.key\" = [values]", source=source)
+    sweep: dict[str, list[Any]] = {}
+    for dotted, values in raw.items():
+        if isinstance(values, dict):
+            # `[sweep.compressor] ratio = [...]` or an unquoted dotted key: flatten one level
+            for k, v in values.items():
+                sweep.update(_validate_sweep({f"{dotted}.{k}": v}, source))
+            continue
+        sec, _, key = dotted.partition(".")
+        where = f"[sweep] \"{dotted}\""
+        if sec not in SECTIONS or not key:
+            raise JobError(
+                f"swept key must be \"section.key\" with section one of {', '.join(SECTIONS)}",
+                source=source,
+                field=where,
+            )
+        if sec == "run" and key in ("out",):
+            raise JobError("the output directory cannot be swept", source=source, field=where)
+        opt = section_keys(sec).get(ALIASES.get(sec, {}).get(key, key))
+        if opt is None:
+            raise JobError(
+                f"unknown key{_suggest(key, section_keys(sec))}; keys of [{sec}]: {', '.join(section_keys(sec))}",
+                source=source,
+                field=where,
+            )
+        if not isinstance(values, list) or not values:
+            raise JobError("expected a non-empty list of values", source=source, field=where)
+        checked = []
+        for v in values:
+            norm, err = opt.validate(v)
+            if err:
+                raise JobError(err, source=source, field=f"{where} value {json.dumps(v) if not isinstance(v, (list, dict)) else v!r}")
+            checked.append(norm)
+        sweep[f"{sec}.{opt.name}"] = checked
+    return sweep
+
+
+def expand_sweep(job: Job) -> list[Job]:
+    keys = list(job.sweep)
+    jobs = []
+    for i, combo in enumerate(itertools.product(*(job.sweep[k] for k in keys))):
+        sections = {name: Section(sec) for name, sec in job.sections.items()}
+        point = {}
+        for k, v in zip(keys, combo):
+            sec, _, key = k.partition(".")
+            sections[sec][key] = v
+            point[k] = v
+        jobs.append(
+            Job(
+                source=job.source,
+                text=job.text,
+                sections=sections,
+                sweep={},
+                overrides=job.overrides,
+                point=point,
+                point_index=i,
+            )
+        )
+    return jobs
+
+
+def check_combination(job: Job, *, world_size: int | None = None) -> None:
+    """Checks that span keys or sections (the per-key checks are done by then)."""
+    src = job.source
+    where = f" (sweep point {point_label(job.point)})" if job.point else ""
+    s = job.sections
+
+    def fail(field: str, msg: str) -> None:
+        raise JobError(msg + where, source=src, field=field)
+
+    # problem and model
+    prob_cls = registry_for("problem").get(s["problem"]["kind"])
+    models = tuple(getattr(prob_cls, "models", ("",)))
+    model = s["problem"]["model"]
+    if model is None:
+        s["problem"]["model"] = models[0] if models and models[0] else None
+    elif models == ("",):
+        fail(_where("problem", "model", model), f"problem {s['problem']['kind']!r} has no model to choose; remove the key")
+    elif model not in models:
+        fail(
+            _where("problem", "model", model),
+            f"is not a model of problem {s['problem']['kind']!r}{_suggest(model, models)}; expected one of {', '.join(models)}",
+        )
+    _check_declared_keys("problem", s["problem"], prob_cls, job, fail)
+
+    # algorithm and compressor
+    algo_cls = registry_for("algorithm").get(s["algorithm"]["kind"])
+    comp_kind = s["compressor"]["kind"]
+    comp_cls = registry_for("compressor").get(comp_kind)
+    allowed = getattr(algo_cls, "compressors", None)
+    if allowed is not None and comp_kind not in allowed:
+        fail(
+            _where("compressor", "kind", comp_kind),
+            f"algorithm {s['algorithm']['kind']!r} does not work with this compressor; expected one of {', '.join(allowed)}",
+        )
+    need = getattr(algo_cls, "compressor_requires", None)
+    if need:
+        for attr in need:
+            if not getattr(comp_cls, attr, False):
+                fail(
+                    _where("compressor", "kind", comp_kind),
+                    f"algorithm {s['algorithm']['kind']!r} needs a {attr} compressor and {comp_kind!r} is not",
+                )
+    _check_declared_keys("algorithm", s["algorithm"], algo_cls, job, fail)
+    _check_declared_keys("compressor", s["compressor"], comp_cls, job, fail)
+
+    # clients over ranks
+    n = s["clients"]["count"]
+    if world_size is not None and n < world_size:
+        fail(_where("clients", "count", n), f"fewer clients than the {world_size} ranks; each rank hosts at least one client")
+    if s["clients"]["partition"] == "shards" and s["clients"]["shards"] < 1:
+        fail(_where("clients", "shards", s["clients"]["shards"]), "expected at least one shard per client")
+    decentralized = getattr(algo_cls, "decentralized", False)
+    if decentralized and s["clients"]["participation"] < 1.0:
+        fail(
+            _where("clients", "participation", s["clients"]["participation"]),
+            f"decentralized algorithm {s['algorithm']['kind']!r} has every node take part each round; expected 1.0",
+        )
+    run = s["run"]
+    if run["eval_every"] > run["rounds"]:
+        run["eval_every"] = run["rounds"]
+
+
+def _check_declared_keys(section: str, values: Section, cls: Any, job: Job, fail: Any) -> None:
+    """Class-level cross checks (``check(job) -> str | None`` on the class)."""
+    check = getattr(cls, "check_job", None)
+    if check is not None:
+        result = check(job)
+        if result:
+            field, msg = result if isinstance(result, tuple) else (f"[{section}]", result)
+            fail(field, msg)
+
+
+def option_for(dotted: str) -> Option | None:
+    sec, _, key = dotted.partition(".")
+    if sec not in SECTIONS:
+        return None
+    return section_keys(sec).get(key)

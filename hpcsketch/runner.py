@@ -1,0 +1,559 @@
+"""The round loop.
+
+One run, on every rank::
+
+    set-up (local)  -> agree (one allgather: any rank's error ends all ranks with it)
+    start (collective: rank 0's initial model to all) -> evaluation at step 0
+    for each round t:
+        algorithm.round(t)      compute / compress / communicate / decompress / update
+        record this rank's metrics and phase times (kept locally)
+        control word            non-blocking MAX-allreduce of (stop signal, diverged,
+                                flush request), started now and read one round later,
+                                so every rank acts on it at the same round
+        evaluate every eval_every rounds (the test set split over ranks)
+        flush every flush_every rounds / flush_seconds: gather to rank 0, append to HDF5
+
+Rank 0 writes the trace. Nothing in the loop is a barrier added for the
+harness's sake: the control word rides along with the algorithm's own traffic.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import math
+import os
+import signal
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+from mpi4py import MPI
+
+from hpcsketch import __version__, environment
+from hpcsketch.algorithms import REGISTRY as ALGORITHMS
+from hpcsketch.algorithms.context import PHASES, PhaseTimer, RoundMetrics, RunContext, clocks_to_seconds, combine_metrics
+from hpcsketch.backend import Backend, limit_cpu_threads, select_backend
+from hpcsketch.clients import ClientLayout
+from hpcsketch.comm.communicator import Communicator
+from hpcsketch.config.job import Job, point_label
+from hpcsketch.errors import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, BadInput, HpcsketchError
+from hpcsketch.problems import REGISTRY as PROBLEMS
+from hpcsketch.progress import Progress, human_bytes, print_summary
+from hpcsketch.tracing.writer import TraceWriter, prepare_out_dir
+
+EXIT_INTERRUPTED = 3
+
+_STOP, _DIVERGED, _FLUSH = 0, 1, 2
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S") + "-" + os.urandom(3).hex()
+
+
+def trace_path_for(job: Job, run_id: str, out: str | None = None) -> Path:
+    return Path(out or job.run.out) / f"{job.name}-{run_id}.h5"
+
+
+@dataclass
+class FaultSpec:
+    """``--inject-fault rank=2,round=5,kind=raise|kill|nan`` (for the reliability tests)."""
+
+    rank: int
+    round: int
+    kind: str
+
+    @classmethod
+    def parse(cls, text: str) -> "FaultSpec":
+        fields = {}
+        for part in text.split(","):
+            k, eq, v = part.partition("=")
+            if not eq:
+                raise BadInput(f"expected rank=R,round=T,kind=raise|kill|nan, got {text!r}", field="--inject-fault")
+            fields[k.strip()] = v.strip()
+        try:
+            spec = cls(int(fields.get("rank", 0)), int(fields["round"]), fields.get("kind", "raise"))
+        except (KeyError, ValueError):
+            raise BadInput(f"expected rank=R,round=T,kind=raise|kill|nan, got {text!r}", field="--inject-fault") from None
+        if spec.kind not in ("raise", "kill", "nan", "term"):
+            raise BadInput(f"kind must be raise, kill, nan or term, got {spec.kind!r}", field="--inject-fault")
+        return spec
+
+
+@dataclass
+class RunOptions:
+    run_id: str | None = None
+    out: str | None = None
+    trace_path: str | None = None
+    force: bool = False
+    quiet: bool = False
+    fault: FaultSpec | None = None
+    launcher: str = ""
+
+
+@dataclass
+class _Summary:
+    """Running totals on rank 0, so memory does not grow with the number of rounds."""
+
+    last: dict[str, float] = field(default_factory=dict)
+    best_eval_accuracy: float = float("nan")
+    totals: dict[str, float] = field(default_factory=lambda: {"bytes_uplink": 0.0, "bytes_downlink": 0.0, "bytes_mpi": 0.0})
+    phase_sums: dict[str, float] = field(default_factory=dict)
+    phase_count: int = 0
+    target: dict[str, float] = field(default_factory=dict)
+
+
+class Runner:
+    def __init__(self, job: Job, world: MPI.Comm, opts: RunOptions):
+        self.job = job
+        self.world = world
+        self.opts = opts
+        self.rank = world.Get_rank()
+        self.size = world.Get_size()
+        self.stop_signal = 0
+        self.writer: TraceWriter | None = None
+        self.trace_path: Path | None = None
+        self.progress: Progress | None = None
+        self._watchdog_stop = threading.Event()
+        self._old_handlers: dict[int, Any] = {}
+
+    # ------------------------------------------------------------------ set-up
+    def _setup_local(self) -> None:
+        job = self.job
+        limit_cpu_threads(job.run.threads)
+        lrank, lsize = environment.local_rank_and_size(self.world)
+        self.backend: Backend = select_backend(job.run.backend, lrank, lsize)
+        if self.backend.is_gpu:
+            self.backend.cuda_aware_mpi, self.cuda_aware_how = environment.cuda_aware_mpi()
+        else:
+            self.cuda_aware_how = "not applicable (CPU)"
+        self.comm = Communicator(self.world, self.backend)
+        self.layout = ClientLayout(job.clients.count, self.size, self.rank, job.clients.participation, job.run.seed)
+        problem_cls = PROBLEMS.get(job.problem.kind)
+        self.problem = problem_cls(dict(job.problem), dict(job.clients), self.backend, job.run.seed)
+        self.timer = PhaseTimer(self.backend)
+        self.ctx = RunContext(job, self.backend, self.comm, self.problem, self.layout, job.run.seed, self.timer, RoundMetrics())
+        self.algo = ALGORITHMS.get(job.algorithm.kind)(self.ctx)
+        if self.rank == 0:
+            path = Path(self.opts.trace_path) if self.opts.trace_path else trace_path_for(job, self.run_id, self.opts.out)
+            prepare_out_dir(path.parent)
+            self.trace_path = path
+            self.writer = TraceWriter(path)
+            self.writer.create(self._root_attrs(), {}, force=self.opts.force)
+
+    def _agree(self, error: BaseException | None) -> None:
+        """Every rank learns whether any rank failed its local set-up; all stop with the first error."""
+        msg = None
+        if error is not None:
+            code = error.exit_code if isinstance(error, HpcsketchError) else EXIT_FAILURE
+            text = str(error) if isinstance(error, HpcsketchError) else f"{type(error).__name__}: {error}"
+            msg = (code, text, traceback.format_exc() if not isinstance(error, HpcsketchError) else "")
+        results = self.world.allgather(msg)
+        bad = [(r, m) for r, m in enumerate(results) if m is not None]
+        if not bad:
+            return
+        r, (code, text, tb) = bad[0]
+        if self.writer is not None and self.trace_path is not None:
+            # nothing ran: do not leave a trace of a run that never started
+            try:
+                self.trace_path.unlink()
+            except OSError:
+                pass
+        raise _SetupFailed(code, text if self.size == 1 or r == 0 else f"rank {r}: {text}", tb)
+
+    def _root_attrs(self) -> dict[str, Any]:
+        job = self.job
+        return {
+            "run_id": self.run_id,
+            "name": job.name,
+            "rounds_planned": job.run.rounds,
+            "job": job.text,
+            "job_source": job.source,
+            "job_overrides": json.dumps(job.overrides),
+            "job_resolved": job.resolved_json(),
+            "sweep_point": json.dumps(job.point),
+            "seed": job.run.seed,
+            "algorithm": job.algorithm.kind,
+            "compressor": job.compressor.kind,
+            "problem": job.problem.kind,
+            "model": job.problem.model or "",
+            "dim": int(self.problem.dim),
+            "world_size": self.size,
+            "clients": job.clients.count,
+            "hpcsketch_version": __version__,
+            "git_commit": environment.git_commit(),
+            "writer_host": environment.hostname(),
+            "writer_pid": os.getpid(),
+        }
+
+    def _env_attrs(self) -> dict[str, Any]:
+        hosts = self.world.gather(environment.hostname(), root=0)
+        devices = self.world.gather(environment.device_name(self.backend), root=0)
+        if self.rank != 0:
+            return {}
+        v = environment.versions()
+        return {
+            "mpi_library": environment.mpi_library(),
+            "mpi_vendor": environment.mpi_vendor(),
+            "world_size": self.size,
+            "hostnames": hosts,
+            "backend": self.backend.name,
+            "devices": devices,
+            "cuda_aware_mpi": bool(self.backend.cuda_aware_mpi),
+            "cuda_aware_detection": self.cuda_aware_how,
+            "threads": self.job.run.threads,
+            "launcher": self.opts.launcher or environment.launcher_name(),
+            **v,
+        }
+
+    # ------------------------------------------------------------------ the run
+    def run(self) -> int:
+        self.run_id = self.world.bcast(self.opts.run_id or (new_run_id() if self.rank == 0 else None), root=0)
+        err = None
+        try:
+            self._setup_local()
+        except Exception as e:  # agreed on below: every rank stops with the first error
+            err = e
+        self._agree(err)
+        self.trace_path = Path(self.world.bcast(str(self.trace_path) if self.rank == 0 else None, root=0))
+        env = self._env_attrs()
+        if self.rank == 0 and self.writer is not None:
+            with self.writer._lock:
+                import h5py
+
+                with h5py.File(self.writer.path, "a") as f:
+                    from hpcsketch.tracing.writer import _attr
+
+                    for k, v in env.items():
+                        f["env"].attrs[k] = _attr(v)
+            self._start_watchdog()
+        self._install_signals()
+        try:
+            return self._loop()
+        finally:
+            self._restore_signals()
+            self._watchdog_stop.set()
+            if self.progress is not None:
+                self.progress.close()
+
+    def _loop(self) -> int:
+        job, algo, comm = self.job, self.algo, self.comm
+        rounds = job.run.rounds
+        eval_every = job.run.eval_every
+        flush_every = job.run.flush_every
+        ctrl = self.world.Dup()  # its own communicator: the control word never matches the method's collectives
+        algo.start()
+        if self.rank == 0:
+            self.progress = Progress(job.name, rounds, enabled=job.run.progress and not self.opts.quiet)
+        self.summary = _Summary()
+        self._pending_rows: list[tuple[int, dict, dict, Any]] = []
+        self._pending_eval: dict[int, dict[str, float]] = {}
+        self._cum = {"bytes_uplink": 0.0, "bytes_mpi": 0.0, "bytes_downlink": 0.0}
+        self.t_start = time.perf_counter()
+        self._last_flush = self.t_start
+
+        t_eval = time.perf_counter()
+        self._pending_eval[0] = {**algo.evaluate(), "eval_seconds": time.perf_counter() - t_eval}
+        self._flush(comm, 0)
+
+        flags_local = np.zeros(3, dtype=np.int32)
+        flags_seen = np.zeros(3, dtype=np.int32)
+        req = None
+        pending_finite = None
+        status, message = "completed", ""
+        step = 0
+        fault = self.opts.fault if self.opts.fault and self.opts.fault.rank == self.rank else None
+        for t in range(rounds):
+            if fault is not None and fault.round == t:
+                self._inject(fault)
+            sampled = self.layout.sample(t)
+            local = self.layout.local_of(sampled)
+            total = self.backend.timer()
+            total.start()
+            algo.round(t, sampled, local)
+            total.stop()
+            step = t + 1
+            sent = comm.stats.take("train")
+            self.ctx.metrics.add("bytes_mpi", float(sent.bytes))
+            self._pending_rows.append((step, self.ctx.metrics.take(), self.timer.take(), total))
+
+            # divergence: checked one round late so the device never waits for the host
+            if pending_finite is not None and not _finite(pending_finite):
+                flags_local[_DIVERGED] = 1
+            pending_finite = algo.model().sum()
+            if self.stop_signal:
+                flags_local[_STOP] = 1
+            if self.rank == 0 and time.perf_counter() - self._last_flush > job.run.flush_seconds:
+                flags_local[_FLUSH] = 1
+
+            if req is not None:
+                req.Wait()
+                flags_seen[:] = flags_recv
+            flags_recv = np.zeros(3, dtype=np.int32)
+            req = ctrl.Iallreduce(flags_local.copy(), flags_recv, op=MPI.MAX)
+            flags_local[_FLUSH] = 0
+
+            stopping = bool(flags_seen[_STOP] or flags_seen[_DIVERGED])
+            if eval_every and (step % eval_every == 0 or step == rounds) or step == rounds or stopping:
+                if not flags_seen[_DIVERGED]:
+                    t_eval = time.perf_counter()
+                    self._pending_eval[step] = {**algo.evaluate(), "eval_seconds": time.perf_counter() - t_eval}
+            if step % flush_every == 0 or step == rounds or stopping or flags_seen[_FLUSH]:
+                self._flush(comm, step)
+            if self.progress is not None:
+                self.progress.advance(step)
+            if stopping:
+                if flags_seen[_DIVERGED]:
+                    status, message = "diverged", f"NaN or inf in the model by round {step}"
+                else:
+                    status, message = "interrupted", f"stopped by signal at round {step}"
+                break
+        if req is not None:
+            req.Wait()
+        ctrl.Free()
+        if status == "completed" and pending_finite is not None and not _finite(pending_finite):
+            status, message = "diverged", f"NaN or inf in the model by round {step}"
+        self._finish(status, message, step)
+        return {"completed": EXIT_OK, "diverged": EXIT_OK, "interrupted": EXIT_INTERRUPTED}[status]
+
+    # ------------------------------------------------------------------ flushing
+    def _flush(self, comm: Communicator, step: int) -> None:
+        rows = []
+        for s, metrics, clocks, total in self._pending_rows:
+            phases = clocks_to_seconds(clocks)
+            phases["total"] = total.elapsed()
+            rows.append((s, {k: (float(v), c, r) for k, (v, c, r) in metrics.items()}, phases))
+        self._pending_rows = []
+        with comm.category("trace"):
+            gathered = comm.gather_object(rows, root=0)
+        now = time.perf_counter()
+        self._last_flush = now
+        if self.rank != 0:
+            self._pending_eval.clear()
+            return
+        assert gathered is not None and self.writer is not None
+        out_rows: list[dict[str, float]] = []
+        steps = [r[0] for r in gathered[0]]
+        timing = {p: np.zeros((len(steps), self.size)) for p in (*PHASES, "total")}
+        for i, s in enumerate(steps):
+            combined = combine_metrics([gathered[r][i][1] for r in range(self.size)])
+            for r in range(self.size):
+                for p, v in gathered[r][i][2].items():
+                    if p in timing:
+                        timing[p][i, r] = v
+            out_rows.append(combined | {"step": s})
+        evals = self._pending_eval
+        self._pending_eval = {}
+        # the step-0 row (and any evaluation not in a round row) gets a row of its own
+        for s in sorted(evals):
+            if s not in steps:
+                out_rows.append({"step": s})
+        out_rows.sort(key=lambda r: r["step"])
+        elapsed = now - self.t_start
+        for row in out_rows:
+            row.update(evals.get(row["step"], {}))
+            for k in ("bytes_uplink", "bytes_mpi", "bytes_downlink"):
+                row.setdefault(k, 0.0)
+                self._cum[k] += row[k]
+            row["cum_bytes_uplink"] = self._cum["bytes_uplink"]
+            row["cum_bytes_mpi"] = self._cum["bytes_mpi"]
+            row["time"] = elapsed
+            self._update_summary(row)
+        if steps:
+            for p in (*PHASES, "total"):
+                self.summary.phase_sums[p] = self.summary.phase_sums.get(p, 0.0) + float(timing[p].sum())
+            self.summary.phase_count += len(steps) * self.size
+        self.writer.append(out_rows, timing, np.asarray(steps, dtype=np.int64))
+        if self.progress is not None:
+            self.progress.update_info(self.summary.last)
+
+    def _update_summary(self, row: dict[str, float]) -> None:
+        sm = self.summary
+        for k, v in row.items():
+            if isinstance(v, float) and math.isnan(v):
+                continue
+            sm.last[k] = v
+        for k in sm.totals:
+            sm.totals[k] += row.get(k, 0.0)
+        acc = row.get("eval_accuracy")
+        if acc is not None and not math.isnan(acc):
+            sm.best_eval_accuracy = acc if math.isnan(sm.best_eval_accuracy) else max(sm.best_eval_accuracy, acc)
+        if "rounds" in sm.target:
+            return
+        ta, tl = self.job.run.target_accuracy, self.job.run.target_loss
+        reached = False
+        if ta is not None and acc is not None and not math.isnan(acc) and acc >= ta:
+            reached = True
+        if tl is not None:
+            el = row.get("eval_gap", row.get("eval_loss"))
+            if el is not None and not math.isnan(el) and el <= tl:
+                reached = True
+        if reached:
+            sm.target = {
+                "rounds": row["step"],
+                "bytes_uplink": self._cum["bytes_uplink"],
+                "bytes_mpi": self._cum["bytes_mpi"],
+                "seconds": row["time"],
+            }
+
+    def _finish(self, status: str, message: str, step: int) -> None:
+        if self.rank != 0 or self.writer is None:
+            return
+        wall = time.perf_counter() - self.t_start
+        sm = self.summary
+        summary: dict[str, Any] = {
+            "rounds_done": step,
+            "wall_seconds": wall,
+            "rounds_per_second": step / wall if wall > 0 else 0.0,
+            "best_eval_accuracy": sm.best_eval_accuracy,
+        }
+        for k, v in sm.last.items():
+            if k != "step":
+                summary[f"final_{k}"] = v
+        for k, v in sm.totals.items():
+            summary[f"total_{k}"] = v
+        for p, v in sm.phase_sums.items():
+            summary[f"mean_{p}_seconds"] = v / sm.phase_count if sm.phase_count else 0.0
+        for k in ("rounds", "bytes_uplink", "bytes_mpi", "seconds"):
+            key = "rounds_to_target" if k == "rounds" else f"{k}_to_target"
+            summary[key] = sm.target.get(k, -1)
+        self.writer.finish(status, message, summary)
+        if self.progress is not None:
+            self.progress.close()
+            self.progress = None
+        if not self.opts.quiet:
+            self._print_summary(status, message, summary)
+
+    def _print_summary(self, status: str, message: str, s: dict[str, Any]) -> None:
+        rows = [("status", status + (f" ({message})" if message else "")), ("trace", str(self.trace_path))]
+        rows.append(("rounds", f"{s['rounds_done']} in {s['wall_seconds']:.1f} s ({s['rounds_per_second']:.1f} rounds/s)"))
+        for k, label in (("final_loss", "train loss"), ("final_eval_loss", "eval loss"), ("final_eval_accuracy", "eval accuracy"), ("final_eval_gap", "f(x) - f*")):
+            if k in s:
+                rows.append((label, f"{s[k]:.4g}"))
+        rows.append(("uplink (clients)", human_bytes(s.get("total_bytes_uplink", 0.0))))
+        rows.append(("through MPI", human_bytes(s.get("total_bytes_mpi", 0.0))))
+        phases = "  ".join(f"{p} {1e3 * s.get(f'mean_{p}_seconds', 0.0):.2f}" for p in (*PHASES, "total"))
+        rows.append(("ms per round", phases))
+        if s.get("rounds_to_target", -1) >= 0:
+            rows.append(("to target", f"{s['rounds_to_target']} rounds, {human_bytes(s['bytes_uplink_to_target'])} uplink, {s['seconds_to_target']:.1f} s"))
+        print_summary(rows, title=self.job.name)
+
+    # ------------------------------------------------------------------ faults and signals
+    def _inject(self, fault: FaultSpec) -> None:
+        if fault.kind == "raise":
+            raise RuntimeError(f"injected fault on rank {self.rank} at round {fault.round}")
+        if fault.kind == "kill":
+            os.kill(os.getpid(), signal.SIGKILL)
+        if fault.kind == "term":
+            os.kill(os.getpid(), signal.SIGTERM)
+        if fault.kind == "nan":
+            self.algo.model()[...] = float("nan")
+
+    def _install_signals(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+
+        def handler(signum: int, frame: Any) -> None:
+            if self.stop_signal and signum == signal.SIGINT:
+                raise KeyboardInterrupt
+            self.stop_signal = signum
+
+        for sig in (signal.SIGTERM, signal.SIGUSR1, signal.SIGINT):
+            self._old_handlers[sig] = signal.signal(sig, handler)
+
+    def _restore_signals(self) -> None:
+        for sig, h in self._old_handlers.items():
+            signal.signal(sig, h)
+        self._old_handlers.clear()
+
+    def _start_watchdog(self) -> None:
+        """Rank 0 marks the trace failed when another rank reports a fault (see report_fault)."""
+        if self.size == 1 or self.trace_path is None:
+            return
+        pattern = str(self.trace_path) + ".fault-*.json"
+
+        def watch() -> None:
+            while not self._watchdog_stop.wait(0.2):
+                for note in glob.glob(pattern):
+                    try:
+                        info = json.loads(Path(note).read_text())
+                        if self.writer is not None:
+                            self.writer.finish("failed", f"rank {info.get('rank')}: {info.get('error')}")
+                        os.unlink(note)  # the acknowledgement the failing rank waits for
+                    except (OSError, ValueError):
+                        continue
+
+        threading.Thread(target=watch, name="hpcsketch-fault-watchdog", daemon=True).start()
+
+
+class _SetupFailed(Exception):
+    def __init__(self, code: int, text: str, tb: str):
+        super().__init__(text)
+        self.code = code
+        self.text = text
+        self.tb = tb
+
+
+def _finite(v: Any) -> bool:
+    try:
+        return math.isfinite(float(v))
+    except (TypeError, ValueError):
+        return False
+
+
+def report_fault(trace_path: Path | None, rank: int, error: str, wait: float = 10.0) -> None:
+    """A failing rank (not rank 0) leaves a note for rank 0's watchdog and waits for it to be taken.
+
+    Rank 0 may be blocked in a collective that will never complete; its watchdog
+    thread marks the trace failed, then this rank aborts the job.
+    """
+    if trace_path is None:
+        return
+    note = Path(str(trace_path) + f".fault-{rank}.json")
+    try:
+        tmp = note.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"rank": rank, "error": error}))
+        os.replace(tmp, note)
+    except OSError:
+        return
+    deadline = time.monotonic() + wait
+    while note.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
+def run_job(job: Job, opts: RunOptions, world: MPI.Comm | None = None) -> int:
+    """Run one job on ``world`` (default COMM_WORLD); returns the exit code.
+
+    An unexpected exception on any rank marks the trace failed and aborts every
+    rank (``python -m mpi4py`` semantics) instead of leaving the others hanging.
+    """
+    world = world or MPI.COMM_WORLD
+    runner = Runner(job, world, opts)
+    try:
+        return runner.run()
+    except _SetupFailed as e:
+        if runner.rank == 0:
+            print(f"hpcsketch: error: {e.text}", flush=True, file=__import__("sys").stderr)
+            if e.tb and os.environ.get("HPCSKETCH_DEBUG"):
+                print(e.tb, file=__import__("sys").stderr)
+        return e.code
+    except BaseException as e:  # noqa: BLE001 - every failure must end the job, not hang it
+        import sys
+
+        text = f"{type(e).__name__}: {e}"
+        tb = traceback.format_exc()
+        print(f"hpcsketch: rank {runner.rank} failed: {text}\n{tb}", file=sys.stderr, flush=True)
+        if runner.rank == 0 and runner.writer is not None:
+            try:
+                runner.writer.finish("failed", f"rank 0: {text}")
+            except Exception:
+                pass
+        elif runner.size > 1:
+            report_fault(runner.trace_path, runner.rank, text)
+        if runner.size > 1:
+            world.Abort(EXIT_FAILURE)
+        return EXIT_FAILURE

@@ -1,0 +1,107 @@
+"""Reading traces back, refusing what this version cannot read, with one clear line."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from hpcsketch.errors import BadInput
+from hpcsketch.tracing.schema import SCHEMA_VERSION
+
+
+def _s(v: Any) -> Any:
+    if isinstance(v, bytes):
+        return v.decode()
+    if isinstance(v, np.ndarray) and v.dtype.kind in "OS":
+        return [x.decode() if isinstance(x, bytes) else x for x in v.tolist()]
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
+
+
+@dataclass
+class Trace:
+    path: Path
+    attrs: dict[str, Any]
+    env: dict[str, Any]
+    metrics: dict[str, np.ndarray]
+    timing: dict[str, np.ndarray]
+    summary: dict[str, Any]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def status(self) -> str:
+        """The recorded status; a 'running' trace whose writer is gone reads as 'failed'."""
+        st = self.attrs.get("status", "")
+        if st == "running" and self.writer_dead():
+            return "failed"
+        return st
+
+    def writer_dead(self) -> bool:
+        host, pid = self.attrs.get("writer_host"), self.attrs.get("writer_pid")
+        if not host or not pid or host != socket.gethostname():
+            return False
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        return False
+
+    @property
+    def job_resolved(self) -> dict[str, Any]:
+        return json.loads(self.attrs.get("job_resolved", "{}") or "{}")
+
+    @property
+    def sweep_point(self) -> dict[str, Any]:
+        return json.loads(self.attrs.get("sweep_point", "{}") or "{}")
+
+    def metric(self, name: str) -> np.ndarray:
+        return self.metrics[name]
+
+
+def read_trace(path: str | os.PathLike[str]) -> Trace:
+    p = Path(path)
+    if not p.exists():
+        raise BadInput("no such file", source=str(p))
+    try:
+        if not h5py.is_hdf5(p):
+            raise BadInput("is not an HDF5 file (truncated, corrupt, or not a trace)", source=str(p))
+    except OSError as e:
+        raise BadInput(f"cannot be read ({e.strerror or e})", source=str(p)) from None
+    try:
+        with h5py.File(p, "r") as f:
+            attrs = {k: _s(v) for k, v in f.attrs.items()}
+            if "schema_version" not in attrs:
+                raise BadInput("is an HDF5 file but not an hpcsketch trace (no schema_version attribute)", source=str(p))
+            version = int(attrs["schema_version"])
+            if version > SCHEMA_VERSION:
+                raise BadInput(
+                    f"has trace schema version {version}, newer than this hpcsketch reads ({SCHEMA_VERSION}); "
+                    "upgrade hpcsketch to read it",
+                    source=str(p),
+                )
+            if version < 1:
+                raise BadInput(f"has unknown trace schema version {version}; expected 1..{SCHEMA_VERSION}", source=str(p))
+            env = {k: _s(v) for k, v in f["env"].attrs.items()} if "env" in f else {}
+            metrics = {k: ds[()] for k, ds in f["trace"].items()} if "trace" in f else {}
+            timing = {k: ds[()] for k, ds in f["timing"].items()} if "timing" in f else {}
+            summary = {k: _s(v) for k, v in f["summary"].attrs.items()} if "summary" in f else {}
+            extra = {}
+            for name in f.keys():
+                if name not in ("env", "trace", "timing", "summary", "checkpoint"):
+                    extra[name] = name
+    except BadInput:
+        raise
+    except (OSError, KeyError, ValueError) as e:
+        raise BadInput(f"cannot be read as a trace (truncated or corrupt HDF5: {str(e).splitlines()[0]})", source=str(p)) from None
+    # rows past the last flush of a metric that appeared late are NaN-filled by the writer
+    return Trace(p, attrs, env, metrics, timing, summary, extra)

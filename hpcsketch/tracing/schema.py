@@ -1,0 +1,106 @@
+"""The HDF5 trace layout, in one place (the README's schema section is generated from it).
+
+Bump ``SCHEMA_VERSION`` on any change a reader must know about; readers refuse
+files with a newer version.
+"""
+
+from __future__ import annotations
+
+SCHEMA_VERSION = 1
+
+STATUSES = ("running", "completed", "diverged", "failed", "interrupted")
+
+ROOT_ATTRS = {
+    "schema_version": "integer, this layout's version",
+    "run_id": "unique id of the run (also in the file name)",
+    "status": "running | completed | diverged | failed | interrupted",
+    "message": "why the run ended, when it did not complete",
+    "started": "ISO 8601 start time (UTC)",
+    "finished": "ISO 8601 end time (UTC); empty while running",
+    "heartbeat": "ISO 8601 time of the last flush",
+    "rounds_planned": "rounds the job asked for",
+    "rounds_done": "rounds recorded so far",
+    "job": "the job file's text, as written",
+    "job_source": "the job file's path",
+    "job_overrides": "JSON list of the --set overrides",
+    "job_resolved": "JSON of every key after defaults and overrides",
+    "sweep_point": "JSON of the sweep point this run is ({} outside a sweep)",
+    "seed": "the job seed",
+    "name": "the run name (with the sweep point label)",
+    "algorithm": "algorithm kind",
+    "compressor": "compressor kind",
+    "problem": "problem kind",
+    "model": "model name",
+    "dim": "model dimension d",
+    "world_size": "MPI ranks",
+    "clients": "logical clients",
+    "hpcsketch_version": "package version",
+    "git_commit": "commit of the hpcsketch checkout ('' when not a git checkout)",
+    "writer_host": "host of rank 0 (to tell a dead run from a live one)",
+    "writer_pid": "pid of rank 0",
+}
+
+ENV_ATTRS = {
+    "mpi_library": "MPI library version string",
+    "mpi_vendor": "MPI vendor and version",
+    "world_size": "MPI ranks",
+    "hostnames": "host of each rank",
+    "backend": "numpy | cupy",
+    "devices": "GPU names per rank ('' on CPU)",
+    "cuda_aware_mpi": "whether device buffers go to MPI directly (else staged through host)",
+    "threads": "compute threads per rank",
+    "launcher": "how the ranks were started",
+    "python": "Python version",
+    "numpy, torch, cupy, mpi4py, h5py, scipy": "versions ('' when absent)",
+}
+
+#: /trace/<metric>: one row per recorded step; step 0 holds the evaluation before training
+TRACE_METRICS = {
+    "step": "rounds completed when the row was recorded (0: before training)",
+    "time": "seconds since the start of training (rank 0's clock)",
+    "loss": "mean training minibatch loss over the round's participating clients (at the model before the update)",
+    "eval_loss": "held-out loss after the round's update (NaN in rows without evaluation)",
+    "eval_accuracy": "held-out accuracy after the update (classification problems)",
+    "eval_<key>": "other evaluation sums a problem reports (e.g. gap, dist, grad_norm for quadratics)",
+    "clients": "clients that took part in the round",
+    "bytes_uplink": "bytes the participating clients would upload in the round (the federated view: payload sizes)",
+    "bytes_downlink": "bytes the participating clients would download (the model, or what the method broadcasts)",
+    "bytes_mpi": "bytes all ranks handed to MPI collectives as send buffers in the round (an Allreduce of b bytes on P ranks counts P*b)",
+    "cum_bytes_uplink": "running total of bytes_uplink",
+    "cum_bytes_mpi": "running total of bytes_mpi",
+    "<metric>": "method-specific metrics (e.g. grad_sparsity, recovery_error, consensus_distance)",
+}
+
+#: /timing/<phase>: (recorded rounds x ranks) seconds; /timing/step gives the round of each row
+TIMING_PHASES = ("compute", "compress", "communicate", "decompress", "update", "total")
+
+SUMMARY_ATTRS = {
+    "rounds_done": "rounds completed",
+    "wall_seconds": "seconds of training (rank 0)",
+    "rounds_per_second": "rounds_done / wall_seconds",
+    "final_<metric>": "last recorded value of each metric",
+    "best_eval_accuracy": "highest eval accuracy seen",
+    "total_bytes_uplink, total_bytes_mpi, total_bytes_downlink": "totals over the run",
+    "mean_<phase>_seconds": "mean over rounds and ranks of each phase's time",
+    "rounds_to_target, bytes_uplink_to_target, bytes_mpi_to_target, seconds_to_target": "first step reaching [run] target_accuracy / target_loss (-1 if never)",
+}
+
+
+def schema_markdown() -> str:
+    def table(title: str, rows: dict[str, str]) -> list[str]:
+        out = [f"**{title}**", "", "| name | meaning |", "|---|---|"]
+        out += [f"| `{k}` | {v} |" for k, v in rows.items()]
+        return out + [""]
+
+    lines = [f"Schema version {SCHEMA_VERSION}.", ""]
+    lines += table("/ (root attributes)", ROOT_ATTRS)
+    lines += table("/env (attributes)", ENV_ATTRS)
+    lines += table("/trace/<metric> (1-D float64 datasets, one row per step; `step` is int64)", TRACE_METRICS)
+    lines += [
+        "**/timing/<phase>** (2-D float64 datasets, rounds x ranks, seconds): "
+        + ", ".join(f"`{p}`" for p in TIMING_PHASES)
+        + "; `/timing/step` (int64) gives each row's round.",
+        "",
+    ]
+    lines += table("/summary (attributes)", SUMMARY_ATTRS)
+    return "\n".join(lines)

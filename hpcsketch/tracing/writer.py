@@ -1,0 +1,195 @@
+"""Rank 0's HDF5 trace writer.
+
+The file is opened, appended to and closed at every flush, so between flushes
+it is a complete, consistent HDF5 file on disk: a crash, a kill or a Slurm time
+limit loses at most the rows since the last flush, and other programs can read
+a live run's trace. h5py wheels have no parallel HDF5, so only rank 0 writes.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import errno
+import json
+import os
+import threading
+from pathlib import Path
+from typing import Any, Mapping
+
+import h5py
+import numpy as np
+
+from hpcsketch.errors import BadInput
+from hpcsketch.tracing.schema import SCHEMA_VERSION, STATUSES, TIMING_PHASES
+
+
+def now_iso() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _attr(v: Any) -> Any:
+    """HDF5 attributes take scalars, strings and arrays; anything else goes in as JSON."""
+    if v is None:
+        return ""
+    if isinstance(v, (bool, np.bool_)):
+        return bool(v)
+    if isinstance(v, (int, float, str, np.integer, np.floating)):
+        return v
+    if isinstance(v, (list, tuple)) and v and all(isinstance(x, str) for x in v):
+        return np.array(v, dtype=h5py.string_dtype())
+    if isinstance(v, (list, tuple)) and all(isinstance(x, (int, float)) for x in v) and v:
+        return np.asarray(v)
+    return json.dumps(v, default=str)
+
+
+def prepare_out_dir(out: str | os.PathLike[str]) -> Path:
+    """Create the output directory, or fail with one line saying why."""
+    p = Path(out)
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise BadInput(f"{str(p)!r} exists and is not a directory", field="[run] out") from None
+    except PermissionError:
+        raise BadInput(f"cannot create directory {str(p)!r} (permission denied); choose a writable --out", field="[run] out") from None
+    except OSError as e:
+        raise BadInput(f"cannot create directory {str(p)!r} ({e.strerror or e})", field="[run] out") from None
+    if not os.access(p, os.W_OK | os.X_OK):
+        raise BadInput(f"directory {str(p)!r} is not writable; choose a writable --out", field="[run] out")
+    return p
+
+
+class TraceWriter:
+    def __init__(self, path: str | os.PathLike[str]):
+        self.path = Path(path)
+        self.rows = 0
+        self.timing_rows = 0
+        self._lock = threading.Lock()  # the failure watchdog may write the status from another thread
+
+    # -- creation -----------------------------------------------------------------------
+    def create(self, attrs: Mapping[str, Any], env: Mapping[str, Any], *, force: bool = False) -> None:
+        """Create the file; never replaces an existing one unless ``force``."""
+        mode = "w" if force else "w-"
+        if not force and self.path.exists():
+            raise BadInput(f"{str(self.path)!r} exists; traces are never overwritten (pass --force to replace it)", field="trace")
+        try:
+            with self._lock, h5py.File(self.path, mode) as f:
+                f.attrs["schema_version"] = SCHEMA_VERSION
+                f.attrs["status"] = "running"
+                f.attrs["message"] = ""
+                f.attrs["started"] = now_iso()
+                f.attrs["finished"] = ""
+                f.attrs["heartbeat"] = f.attrs["started"]
+                f.attrs["rounds_done"] = 0
+                for k, v in attrs.items():
+                    f.attrs[k] = _attr(v)
+                g = f.create_group("env")
+                for k, v in env.items():
+                    g.attrs[k] = _attr(v)
+                f.create_group("trace")
+                f.create_group("timing")
+                f.create_group("summary")
+        except FileExistsError:
+            raise BadInput(f"{str(self.path)!r} exists; traces are never overwritten (pass --force to replace it)", field="trace") from None
+        except OSError as e:
+            raise BadInput(f"cannot create {str(self.path)!r}: {_oserror_text(e)}", field="[run] out") from None
+
+    # -- appending ----------------------------------------------------------------------
+    def append(self, rows: list[Mapping[str, float]], timing: Mapping[str, np.ndarray] | None = None,
+               timing_steps: np.ndarray | None = None, heartbeat_attrs: Mapping[str, Any] | None = None) -> None:
+        """Append metric rows (dicts keyed by metric) and per-rank timing rows."""
+        with self._lock, h5py.File(self.path, "a") as f:
+            if rows:
+                self._append_rows(f["trace"], rows)
+            if timing and timing_steps is not None and len(timing_steps):
+                self._append_timing(f["timing"], timing, timing_steps)
+            f.attrs["heartbeat"] = now_iso()
+            if rows:
+                f.attrs["rounds_done"] = int(max(r["step"] for r in rows))
+            for k, v in (heartbeat_attrs or {}).items():
+                f.attrs[k] = _attr(v)
+
+    def _append_rows(self, g: h5py.Group, rows: list[Mapping[str, float]]) -> None:
+        n0, n = self.rows, len(rows)
+        names = set().union(*(r.keys() for r in rows)) | set(g.keys())
+        for name in sorted(names):
+            if name == "step":
+                col = np.array([r["step"] for r in rows], dtype=np.int64)
+            else:
+                col = np.array([r.get(name, np.nan) for r in rows], dtype=np.float64)
+            if name not in g:
+                dt = np.int64 if name == "step" else np.float64
+                ds = g.create_dataset(name, shape=(n0,), maxshape=(None,), dtype=dt, chunks=(1024,),
+                                      fillvalue=-1 if name == "step" else np.nan)
+            else:
+                ds = g[name]
+            ds.resize((n0 + n,))
+            ds[n0:] = col
+        self.rows = n0 + n
+
+    def _append_timing(self, g: h5py.Group, timing: Mapping[str, np.ndarray], steps: np.ndarray) -> None:
+        n0, n = self.timing_rows, len(steps)
+        width = next(iter(timing.values())).shape[1]
+        if "step" not in g:
+            g.create_dataset("step", shape=(0,), maxshape=(None,), dtype=np.int64, chunks=(1024,))
+        g["step"].resize((n0 + n,))
+        g["step"][n0:] = steps
+        for phase in TIMING_PHASES:
+            arr = timing.get(phase)
+            if arr is None:
+                arr = np.zeros((n, width))
+            if phase not in g:
+                g.create_dataset(phase, shape=(0, width), maxshape=(None, width), dtype=np.float64,
+                                 chunks=(max(1, min(1024, 65536 // max(width, 1))), width))
+            ds = g[phase]
+            ds.resize((n0 + n, width))
+            ds[n0:] = arr
+        self.timing_rows = n0 + n
+
+    # -- the end ----------------------------------------------------------------------------
+    def finish(self, status: str, message: str = "", summary: Mapping[str, Any] | None = None,
+               extra_attrs: Mapping[str, Any] | None = None) -> None:
+        assert status in STATUSES, status
+        with self._lock, h5py.File(self.path, "a") as f:
+            f.attrs["status"] = status
+            f.attrs["message"] = message
+            f.attrs["finished"] = now_iso() if status != "running" else ""
+            f.attrs["heartbeat"] = now_iso()
+            for k, v in (extra_attrs or {}).items():
+                f.attrs[k] = _attr(v)
+            if summary:
+                g = f.require_group("summary")
+                for k, v in summary.items():
+                    g.attrs[k] = _attr(v)
+
+
+def mark_status(path: str | os.PathLike[str], status: str, message: str, *, only_if_running: bool = True) -> bool:
+    """Set a trace's status from outside the run (the launcher, after a rank died).
+
+    Returns True when the file was changed.
+    """
+    try:
+        with h5py.File(path, "a") as f:
+            current = f.attrs.get("status", "")
+            if isinstance(current, bytes):
+                current = current.decode()
+            if only_if_running and current != "running":
+                return False
+            f.attrs["status"] = status
+            f.attrs["message"] = message
+            f.attrs["finished"] = now_iso()
+            return True
+    except (OSError, KeyError):
+        return False
+
+
+def _oserror_text(e: OSError) -> str:
+    if getattr(e, "errno", None) == errno.ENOSPC:
+        return "no space left on the device"
+    if getattr(e, "errno", None) == errno.EACCES:
+        return "permission denied"
+    text = str(e)
+    if "errno = 28" in text or "No space" in text:
+        return "no space left on the device"
+    if "errno = 13" in text or "Permission denied" in text:
+        return "permission denied"
+    return e.strerror or text.splitlines()[0]
