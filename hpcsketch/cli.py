@@ -63,6 +63,8 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress and no summary")
     p.add_argument("--inject-fault", default=None, metavar="rank=R,round=T,kind=raise|kill|nan|term",
                    help="fault injection for reliability tests")
+    p.add_argument("--skip-finished", action="store_true",
+                   help="skip sweep points that already have a completed trace in the output directory")
 
 
 def _load(args: argparse.Namespace, world_size: int | None = None) -> Any:
@@ -120,6 +122,8 @@ def _spawn_run(args: argparse.Namespace, job: Any, points: list[Any]) -> int:
             rank_args += [flag, str(value)]
     if args.force:
         rank_args.append("--force")
+    if getattr(args, "skip_finished", False):
+        rank_args.append("--skip-finished")
     if args.quiet:
         rank_args.append("--quiet")
     return launch.spawn(args.ranks, rank_args, launcher=args.launcher, traces=traces)
@@ -129,6 +133,8 @@ def _run_here(args: argparse.Namespace, points: list[Any]) -> int:
     from hpcsketch.runner import FaultSpec, RunOptions, run_job
 
     worst = 0
+    if getattr(args, "skip_finished", False):
+        points = _unfinished(points, args.out)
     for p in points:
         rid = args.run_id
         if rid and len(points) > 1 or (rid and p.point_index is not None and args.point is None):
@@ -146,6 +152,36 @@ def _run_here(args: argparse.Namespace, points: list[Any]) -> int:
         if code in (EXIT_BAD_INPUT, EXIT_FAILURE):
             break
     return worst
+
+
+def _unfinished(points: list[Any], out: str | None) -> list[Any]:
+    """Sweep points without a completed trace (decided on rank 0, the same on every rank)."""
+    from mpi4py import MPI
+
+    from hpcsketch.sweep import finished_points
+
+    world = MPI.COMM_WORLD
+    done = finished_points(points, out) if world.Get_rank() == 0 else None
+    done = world.bcast(done, root=0)
+    todo = [p for p in points if p.point_index not in done]
+    if world.Get_rank() == 0 and done:
+        print(f"hpcsketch: {len(done)} of {len(points)} points already completed; running {len(todo)}", file=sys.stderr)
+    return todo
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    if args.list:
+        job = _load(args)
+        from hpcsketch.sweep import finished_points
+
+        points = job.points()
+        done = finished_points(points, args.out)
+        for p in points:
+            mark = "done" if p.point_index in done else "todo"
+            print(f"{p.point_index if p.point_index is not None else 0:4d}  {mark}  {p.name}")
+        return 0
+    args.skip_finished = True
+    return cmd_run(args)
 
 
 # ---------------------------------------------------------------- validate / info
@@ -246,6 +282,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="run a job (joins the MPI world; with -n outside one, launches mpiexec)")
     _add_run_args(p)
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("sweep", help="run every grid point of a job's [sweep] in turn, skipping completed ones")
+    _add_run_args(p)
+    p.add_argument("--list", action="store_true", help="list the grid points and which are done")
+    p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser("validate", help="check a job file without running it")
     p.add_argument("job", nargs="?", help="TOML job file")

@@ -277,6 +277,8 @@ class Runner:
             algo.round(t, sampled, local)
             total.stop()
             step = t + 1
+            with comm.category("diagnostic"):
+                algo.diagnostics(t)
             sent = comm.stats.take("train")
             self.ctx.metrics.add("bytes_mpi", float(sent.bytes))
             self._pending_rows.append((step, self.ctx.metrics.take(), self.timer.take(), total))

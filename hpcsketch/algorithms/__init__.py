@@ -6,5 +6,11 @@ REGISTRY = Registry(
     "algorithm",
     {
         "psgd": "hpcsketch.algorithms.psgd:PSGD",
+        "compressed_sgd": "hpcsketch.algorithms.compressed_sgd:CompressedSGD",
+        "ef21": "hpcsketch.algorithms.ef21:EF21",
+        "local_sgd": "hpcsketch.algorithms.local_sgd:LocalSGD",
+        "scaffold": "hpcsketch.algorithms.scaffold:Scaffold",
+        "scaffold_m": "hpcsketch.algorithms.scaffold:ScaffoldM",
+        "fedavg_m": "hpcsketch.algorithms.fedavg_m:FedAvgM",
     },
 )

@@ -51,6 +51,13 @@ class Algorithm(ABC):
     def round(self, t: int, sampled: np.ndarray, local: np.ndarray) -> None:
         """Run round ``t`` with the sampled client ids (all ranks) and this rank's share."""
 
+    def diagnostics(self, t: int) -> None:
+        """Metrics that need communication of their own (e.g. consensus distance).
+
+        Called after round ``t`` outside its timing, under the comm category
+        "diagnostic" so its bytes are not counted as the method's.
+        """
+
     def model(self) -> Any:
         """The model the server would evaluate (for decentralized methods: this node's)."""
         return self.x
@@ -82,9 +89,10 @@ class Algorithm(ABC):
             self.metrics.add("loss", loss, "mean")
         return grad
 
-    def record_traffic(self, n_clients: int, uplink_bytes_per_client: int, downlink_bytes_per_client: int | None = None) -> None:
-        """Federated-view bytes: what ``n_clients`` of this rank would upload and download."""
-        self.metrics.add("bytes_uplink", float(n_clients * uplink_bytes_per_client))
+    def record_traffic(self, n_clients: int, uplink_bytes: int, downlink_bytes_per_client: int | None = None) -> None:
+        """Federated-view bytes: ``uplink_bytes`` uploaded in all by this rank's ``n_clients``
+        participating clients, and what each downloads (default: the model)."""
+        self.metrics.add("bytes_uplink", float(uplink_bytes))
         down = self.d * self.x.dtype.itemsize if downlink_bytes_per_client is None else downlink_bytes_per_client
         self.metrics.add("bytes_downlink", float(n_clients * down))
         self.metrics.add("clients", float(n_clients))

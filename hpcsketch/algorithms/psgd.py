@@ -25,16 +25,16 @@ class PSGD(Algorithm):
             g.fill(0)
             for c in local:
                 g += self.client_gradient(self.x, int(c), t)
-        self.record_traffic(len(local), g.nbytes)
+        self.record_traffic(len(local), len(local) * g.nbytes)
         with self.timer.phase("communicate"):
             self.comm.allreduce(g)
         with self.timer.phase("update"):
-            g *= 1.0 / len(sampled)
+            g *= self.opts.lr / len(sampled)
             if self.m is not None:
                 self.m *= self.opts.momentum
                 self.m += g
                 g = self.m
-            self.x -= self.opts.lr * g
+            self.x -= g
 
     def state_dict(self) -> dict[str, Any]:
         s = super().state_dict()

@@ -29,11 +29,10 @@ class Communicator:
         self.stats = stats if stats is not None else CommStats()
         self.stager = Stager()
         self._category = "train"
+        self.gpu = backend.is_gpu
+        #: device buffers go through pinned host memory (GPU run, MPI not CUDA-aware)
+        self.staged = backend.is_gpu and not backend.cuda_aware_mpi
 
-    @property
-    def staged(self) -> bool:
-        """True when device buffers go through host memory (GPU run, MPI not CUDA-aware)."""
-        return self.backend.is_gpu and not self.backend.cuda_aware_mpi
 
     # -- accounting ---------------------------------------------------------------------
     @contextlib.contextmanager
@@ -50,9 +49,9 @@ class Communicator:
         yield
         self.stats.record(self._category, op, nbytes, time.perf_counter() - t0)
 
-    def sync(self, *arrays: Any) -> None:
+    def sync(self) -> None:
         """A CuPy buffer must be ready before MPI reads it."""
-        if self.backend.is_gpu:
+        if self.gpu:
             self.backend.synchronize()
 
     # -- collectives (each in its own module) -------------------------------------------

@@ -2,12 +2,12 @@
 
 Categories keep the algorithm's traffic apart from the harness's own
 (evaluation, the control word, trace gathering) so ``bytes_mpi`` in the trace
-is exactly what the method sent.
+is exactly what the method sent. Recording is on every collective's path, so
+it is kept to two counter updates.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 
 
@@ -17,26 +17,35 @@ class Counter:
     bytes: int = 0
     seconds: float = 0.0
 
-    def add(self, nbytes: int, seconds: float) -> None:
-        self.calls += 1
-        self.bytes += int(nbytes)
-        self.seconds += seconds
+    def minus(self, other: "Counter") -> "Counter":
+        return Counter(self.calls - other.calls, self.bytes - other.bytes, self.seconds - other.seconds)
 
 
 class CommStats:
     """``bytes`` counts what this rank handed to MPI as its send buffer (see README: bytes)."""
 
     def __init__(self) -> None:
-        self.total: dict[str, Counter] = defaultdict(Counter)
-        self.since_mark: dict[str, Counter] = defaultdict(Counter)
-        self.by_op: dict[str, Counter] = defaultdict(Counter)
+        self.total: dict[str, Counter] = {}
+        self.by_op: dict[str, Counter] = {}
+        self._marks: dict[str, Counter] = {}
 
     def record(self, category: str, op: str, nbytes: int, seconds: float) -> None:
-        self.total[category].add(nbytes, seconds)
-        self.since_mark[category].add(nbytes, seconds)
-        self.by_op[op].add(nbytes, seconds)
+        c = self.total.get(category)
+        if c is None:
+            c = self.total[category] = Counter()
+        c.calls += 1
+        c.bytes += nbytes
+        c.seconds += seconds
+        c = self.by_op.get(op)
+        if c is None:
+            c = self.by_op[op] = Counter()
+        c.calls += 1
+        c.bytes += nbytes
+        c.seconds += seconds
 
     def take(self, category: str) -> Counter:
-        """What ``category`` moved since the last ``take`` of it (then reset)."""
-        c = self.since_mark.pop(category, None)
-        return c if c is not None else Counter()
+        """What ``category`` moved since the last ``take`` of it."""
+        now = self.total.get(category, Counter())
+        prev = self._marks.get(category, Counter())
+        self._marks[category] = Counter(now.calls, now.bytes, now.seconds)
+        return now.minus(prev)
