@@ -43,6 +43,31 @@ def same_buffer(a: Any, b: Any) -> bool:
     return bool(a.data.ptr == b.data.ptr) and a.strides == b.strides
 
 
+class Sampler:
+    """``k`` of ``n`` positions without replacement, a function of ``key`` alone.
+
+    Small populations use a torch CPU generator reseeded from the key on every call
+    (``randperm``: a few microseconds, and it keeps the hot loop inside torch; a NumPy
+    generator built per call cost 30-80 us here once the forward/backward had evicted
+    it from the caches). Large ones use ``seeding.rng`` (Floyd's method: O(k), where
+    ``randperm`` would be O(n)). Either way nothing carries over between calls.
+    """
+
+    #: populations up to this size use randperm
+    small = 2048
+
+    def __init__(self) -> None:
+        self._gen = torch.Generator()
+
+    def sample(self, key: int, n: int, k: int) -> torch.Tensor:
+        """int64 CPU tensor of ``k`` distinct positions in ``range(n)``."""
+        if n <= self.small:
+            # mt19937 takes 32 seed bits: fold the key's 63 bits into them.
+            self._gen.manual_seed((key ^ (key >> 32)) & 0xFFFFFFFF)
+            return torch.randperm(n, generator=self._gen)[:k]
+        return torch.from_numpy(seeding.rng(key, "batch").choice(n, k, replace=False))
+
+
 class TorchClassification(Problem):
     """Cross-entropy classification; subclasses say where the data come from."""
 
@@ -93,6 +118,7 @@ class TorchClassification(Problem):
         # Only models that draw random numbers in forward need the torch RNG seeded per call.
         self._seed_torch = any(isinstance(m, nn.modules.dropout._DropoutNd) for m in model.modules())
         self._training: bool | None = None
+        self._sampler = Sampler()
 
     # -- the interface -------------------------------------------------------------------
     def init_params(self) -> Any:
@@ -153,15 +179,13 @@ class TorchClassification(Problem):
         if bs == 0 or bs >= size:
             inputs, targets = self.x_train[off : off + size], self.y_train[off : off + size]
         else:
-            pos = seeding.rng(key, "batch").choice(size, bs, replace=False)
-            pos += off
-            idx = self.to_device(pos)
+            idx = self.to_device(self._sampler.sample(key, size, bs).add_(off))
             inputs, targets = self.x_train.index_select(0, idx), self.y_train.index_select(0, idx)
         return self.prepare(inputs, key), targets
 
-    def to_device(self, a: np.ndarray) -> torch.Tensor:
-        """A small host array (indices, offsets) as a tensor on the model's device."""
-        t = torch.from_numpy(a)
+    def to_device(self, a: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """A small host array or CPU tensor (indices, offsets) as a tensor on the model's device."""
+        t = torch.from_numpy(a) if isinstance(a, np.ndarray) else a
         if self._cuda:
             # Pinned staging: the copy is queued without waiting for the device;
             # torch's host allocator keeps the block until the copy has run.
