@@ -233,6 +233,19 @@ def write_cifar_file(path: str | os.PathLike[str], images: np.ndarray, labels: n
     rec.tofile(os.fspath(path))
 
 
+def write_cifar_dir(
+    root: str | os.PathLike[str], x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray
+) -> Path:
+    """A complete ``cifar-10-batches-bin`` folder: the training set dealt over the five batch
+    files in order, the test set in ``test_batch.bin`` (small stand-ins for tests)."""
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    for name, idx in zip(CIFAR_TRAIN_FILES, np.array_split(np.arange(len(y_train)), len(CIFAR_TRAIN_FILES))):
+        write_cifar_file(root / name, x_train[idx], y_train[idx])
+    write_cifar_file(root / CIFAR_TEST_FILE, x_test, y_test)
+    return root
+
+
 def describe(ds: Dataset) -> dict[str, Any]:
     return {
         "dataset": ds.name,
