@@ -5,20 +5,12 @@ from __future__ import annotations
 import numpy as np
 
 from hpcsketch.problems import REGISTRY
+from numeric import fd_grad, host64
 
 
 def ls(backend, clients=4, batch_size=0, seed=0, **opts):
     base = {"kind": "least_squares", "dim": 8, "rows": 20, "batch_size": batch_size}
     return REGISTRY.get("least_squares")({**base, **opts}, {"count": clients}, backend, seed)
-
-
-def _np(backend, a):
-    return backend.asnumpy(a).astype(np.float64)
-
-
-def _fd_grad(f, x, h=1e-5):
-    e = np.eye(len(x))
-    return np.array([(f(x + h * e[j]) - f(x - h * e[j])) / (2 * h) for j in range(len(x))])
 
 
 def test_full_gradient_matches_finite_differences_and_is_deterministic(backend):
@@ -27,12 +19,12 @@ def test_full_gradient_matches_finite_differences_and_is_deterministic(backend):
     for c in range(4):
         loss, g = p.loss_grad(backend.asarray(x), c, key=5)
         assert abs(float(loss) - p.client_objective(x, c)) < 1e-12
-        assert np.allclose(_np(backend, g), _fd_grad(lambda z: p.client_objective(z, c), x), atol=1e-6)
+        assert np.allclose(host64(backend, g), fd_grad(lambda z: p.client_objective(z, c), x), atol=1e-6)
         g2 = p.loss_grad(backend.asarray(x), c, key=6)[1]
-        assert np.array_equal(_np(backend, g), _np(backend, g2))
-    mean = sum(_np(backend, p.full_grad(backend.asarray(x), c)) for c in range(4)) / 4
-    assert np.allclose(mean, _np(backend, p.grad(backend.asarray(x))), atol=1e-12)
-    assert np.allclose(mean, _fd_grad(p.objective, x), atol=1e-6)
+        assert np.array_equal(host64(backend, g), host64(backend, g2))
+    mean = sum(host64(backend, p.full_grad(backend.asarray(x), c)) for c in range(4)) / 4
+    assert np.allclose(mean, host64(backend, p.grad(backend.asarray(x))), atol=1e-12)
+    assert np.allclose(mean, fd_grad(p.objective, x), atol=1e-6)
 
 
 def test_minibatch_gradient_is_the_gradient_of_its_loss(np_backend):
@@ -40,7 +32,7 @@ def test_minibatch_gradient_is_the_gradient_of_its_loss(np_backend):
     x = p.init_params()
     loss, g = p.loss_grad(x, 2, key=11)
     g = g.copy()
-    fd = _fd_grad(lambda z: float(p.loss_grad(z, 2, 11)[0]), x)
+    fd = fd_grad(lambda z: float(p.loss_grad(z, 2, 11)[0]), x)
     assert np.allclose(g, fd, atol=1e-6)
     assert not np.allclose(g, p.loss_grad(x, 2, 12)[1])  # another key, other rows
     assert not np.allclose(g, p.full_grad(x, 2))
@@ -51,14 +43,14 @@ def test_minibatch_gradient_is_the_gradient_of_its_loss(np_backend):
 
 def test_x_star_is_the_stacked_least_squares_solution(backend):
     p = ls(backend, heterogeneity=1.0, noise=0.3)
-    assert np.linalg.norm(_np(backend, p.grad(backend.asarray(p.x_star)))) < 1e-10
+    assert np.linalg.norm(host64(backend, p.grad(backend.asarray(p.x_star)))) < 1e-10
     assert abs(p.objective(p.x_star) - p.f_star) < 1e-15
     x = np.random.default_rng(2).standard_normal(p.dim)
     r = p.evaluate(x)
     assert abs(r["gap"] - (p.objective(x) - p.f_star)) < 1e-10
     assert r["count"] == 1 and p.evaluate(x, 1, 2)["count"] == 0
     assert np.allclose(np.mean([p.hessian(c) for c in range(4)], axis=0), p.hessian(), atol=1e-12)
-    assert np.allclose(_np(backend, p.diag_hessian(1)), np.diag(_np(backend, p.hessian(1))))
+    assert np.allclose(host64(backend, p.diag_hessian(1)), np.diag(host64(backend, p.hessian(1))))
 
 
 def test_consistent_system_and_heterogeneity(np_backend):

@@ -7,20 +7,12 @@ import pytest
 
 from hpcsketch.errors import BadInput
 from hpcsketch.problems import REGISTRY
+from numeric import fd_grad, host64
 
 
 def quad(backend, clients=5, seed=0, **opts):
     base = {"kind": "quadratic", "dim": 12}
     return REGISTRY.get("quadratic")({**base, **opts}, {"count": clients}, backend, seed)
-
-
-def _np(backend, a):
-    return backend.asnumpy(a).astype(np.float64)
-
-
-def _fd_grad(f, x, h=1e-5):
-    e = np.eye(len(x))
-    return np.array([(f(x + h * e[j]) - f(x - h * e[j])) / (2 * h) for j in range(len(x))])
 
 
 def test_gradients_match_finite_differences(backend):
@@ -29,10 +21,10 @@ def test_gradients_match_finite_differences(backend):
     for c in range(p.num_clients):
         loss, g = p.loss_grad(backend.asarray(x), c, key=1)
         assert abs(float(loss) - p.client_objective(x, c)) < 1e-12
-        fd = _fd_grad(lambda z: p.client_objective(z, c), x)
-        assert np.allclose(_np(backend, g), fd, atol=1e-7)
-        assert np.allclose(_np(backend, p.full_grad(backend.asarray(x), c)), fd, atol=1e-7)
-    assert np.allclose(_np(backend, p.grad(backend.asarray(x))), _fd_grad(p.objective, x), atol=1e-7)
+        fd = fd_grad(lambda z: p.client_objective(z, c), x)
+        assert np.allclose(host64(backend, g), fd, atol=1e-7)
+        assert np.allclose(host64(backend, p.full_grad(backend.asarray(x), c)), fd, atol=1e-7)
+    assert np.allclose(host64(backend, p.grad(backend.asarray(x))), fd_grad(p.objective, x), atol=1e-7)
 
 
 def test_structure_mean_hessian_condition_and_psd(np_backend):
@@ -63,14 +55,14 @@ def test_hessian_heterogeneity_zero_is_homogeneous_and_grows():
 def test_x_star_minimises(backend):
     p = quad(backend, hessian_heterogeneity=0.7, minimizer_heterogeneity=2.0)
     xs = backend.asarray(p.x_star)
-    assert np.linalg.norm(_np(backend, p.grad(xs))) < 1e-10
-    assert np.linalg.norm(sum(_np(backend, p.full_grad(xs, c)) for c in range(5)) / 5) < 1e-10
+    assert np.linalg.norm(host64(backend, p.grad(xs))) < 1e-10
+    assert np.linalg.norm(sum(host64(backend, p.full_grad(xs, c)) for c in range(5)) / 5) < 1e-10
     assert abs(p.objective(p.x_star) - p.f_star) < 1e-14
     gen = np.random.default_rng(1)
     for _ in range(5):
         assert p.objective(p.x_star + 1e-3 * gen.standard_normal(p.dim)) > p.f_star
     # not interpolating: the clients' own minimisers differ from x*
-    assert np.linalg.norm(_np(backend, p.full_grad(xs, 0))) > 1e-3
+    assert np.linalg.norm(host64(backend, p.full_grad(xs, 0))) > 1e-3
 
 
 def test_interpolation_every_client_minimised_at_zero(np_backend):

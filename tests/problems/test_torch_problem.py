@@ -10,6 +10,7 @@ from hpcsketch.data.datasets import Dataset
 from hpcsketch.errors import BadInput
 from hpcsketch.problems import REGISTRY
 from hpcsketch.problems.torch_problem import TorchClassification, same_buffer
+from numeric import host64
 
 
 class Tiny(TorchClassification):
@@ -28,16 +29,12 @@ def tiny(backend, model="logreg", batch_size=8, clients=4, partition="iid", seed
     return Tiny({"kind": "tiny", "model": model, "batch_size": batch_size}, {"count": clients, "partition": partition, "alpha": 0.5}, backend, seed)
 
 
-def _np(backend, a) -> np.ndarray:
-    return backend.asnumpy(a).astype(np.float64)
-
-
 @pytest.mark.parametrize("model", ["logreg", "mlp"])
 def test_gradient_matches_finite_differences(backend, model):
     p = tiny(backend, model)
     x0 = p.init_params()
     loss, g = p.loss_grad(x0, 1, key=42)
-    g = _np(backend, g).copy()
+    g = host64(backend, g).copy()
     gen = np.random.default_rng(1)
     for _ in range(3):
         v = gen.standard_normal(p.dim)
@@ -76,9 +73,9 @@ def test_full_batch_is_deterministic_and_uses_the_whole_client(backend):
     big = tiny(backend, "mlp", batch_size=10_000)
     x0 = full.init_params()
     for c in range(4):
-        a = _np(backend, full.loss_grad(x0, c, key=1)[1]).copy()
-        b = _np(backend, full.loss_grad(x0, c, key=2)[1]).copy()
-        d = _np(backend, big.loss_grad(x0, c, key=3)[1]).copy()
+        a = host64(backend, full.loss_grad(x0, c, key=1)[1]).copy()
+        b = host64(backend, full.loss_grad(x0, c, key=2)[1]).copy()
+        d = host64(backend, big.loss_grad(x0, c, key=3)[1]).copy()
         assert np.array_equal(a, b) and np.array_equal(a, d)
         inputs, _ = full.batch(c, 5)
         assert len(inputs) == full.client_sizes()[c]
