@@ -173,3 +173,17 @@ def test_mnist1d_problem(np_backend):
     with pytest.raises(BadInput) as err:
         REGISTRY.get("mnist1d")({"kind": "mnist1d", "samples": 1.5}, {"count": 6}, np_backend, 0)
     assert err.value.field == "[problem] samples"
+
+
+@pytest.mark.parametrize("n", [5, 40, 2048, 2049, 50_000])
+def test_sampler_draws_distinct_positions_from_the_key(n):
+    from hpcsketch.problems.torch_problem import Sampler
+
+    s, t = Sampler(), Sampler()
+    k = min(n, 32)
+    a = s.sample(2**62 + 17, n, k)
+    assert a.dtype == torch.int64 and len(a) == k and len(set(a.tolist())) == k
+    assert 0 <= int(a.min()) and int(a.max()) < n
+    assert torch.equal(t.sample(2**62 + 17, n, k), a)  # a function of the key, not of the sampler's past
+    if n > k:
+        assert not torch.equal(s.sample(2**62 + 18, n, k), a)
