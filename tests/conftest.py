@@ -31,3 +31,15 @@ def backend(request) -> Backend:
 @pytest.fixture
 def np_backend() -> Backend:
     return select_backend("numpy")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_data_cache(tmp_path_factory):
+    """Generated data sets (MNIST-1D) go to a per-session cache, not the user's."""
+    old = os.environ.get("HPCSKETCH_CACHE")
+    os.environ["HPCSKETCH_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    if old is None:
+        os.environ.pop("HPCSKETCH_CACHE", None)
+    else:
+        os.environ["HPCSKETCH_CACHE"] = old

@@ -1,0 +1,1 @@
+"""Data: offline data sets (``datasets``) and their split over logical clients (``partition``)."""
