@@ -245,6 +245,7 @@ def _validate_section(name: str, raw: Mapping[str, Any], source: str) -> Section
         if err:
             raise JobError(err, source=source, field=_where(name, key, value))
         out[key] = norm
+    given = set(out)
     for key, opt in keys.items():
         if key not in out:
             out[key] = opt.default
@@ -257,6 +258,10 @@ def _validate_section(name: str, raw: Mapping[str, Any], source: str) -> Section
                 source=source,
                 field=_where(name, "kind", out["kind"]),
             )
+        # a key two kinds share may default differently for each: the chosen kind's default wins
+        for opt in getattr(reg.get(out["kind"]), "options", ()):
+            if opt.name not in given:
+                out[opt.name] = opt.default
     return out
 
 

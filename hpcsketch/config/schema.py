@@ -170,10 +170,23 @@ def keys_table_markdown() -> str:
             if key == "kind" and reg is not None:
                 valid = "one of " + ", ".join(f"`{k}`" for k in reg.names())
             default = "" if opt.default is None else f"`{_toml(opt.default)}`"
+            per_kind = _defaults_by_kind(name, key) if reg is not None else {}
+            if len(set(map(repr, per_kind.values()))) > 1:
+                default = ", ".join(f"`{_toml(v)}` ({k})" for k, v in per_kind.items())
             used = owners.get(key, "")
             lines.append(f"| `{name}.{key}` | {valid} | {default} | {used} | {opt.doc} |")
     lines.append("| `sweep.\"<section>.<key>\"` | a list of values | | | grid: every combination is one run |")
     return "\n".join(lines)
+
+
+def _defaults_by_kind(section: str, key: str) -> dict[str, Any]:
+    reg = registry_for(section)
+    out = {}
+    for kind, cls in reg.all().items():
+        for o in getattr(cls, "options", ()):
+            if o.name == key:
+                out[kind] = o.default
+    return out
 
 
 def _toml(v: Any) -> str:
