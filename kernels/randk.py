@@ -16,7 +16,7 @@ def randk_indices(d: int, k: int, seed: int, xp=np) -> Array:
     """Sorted int64 array of k distinct indices in [0, d) drawn from ``seed``."""
     if not 1 <= k <= d:
         raise ValueError(f"k must be in 1..{d}, got {k}")
-    rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([int(seed), 0x0A11D]))
+    rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([int(seed), 0x0A11D])))
     idx = np.sort(rng.choice(d, size=k, replace=False).astype(np.int64))
     return idx if xp is np else xp.asarray(idx)
 
