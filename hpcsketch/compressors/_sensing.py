@@ -56,7 +56,7 @@ class SubsampledTransform(Compressor):
         if self.signs is not None:
             x = x * self.signs
         y = self._transform(self._pad(x), inverse=False)
-        return (y[..., self.rows] * self.scale).astype(self.dtype)
+        return (y[..., self.rows] * self.scale).astype(self.dtype, copy=False)
 
     def adjoint(self, y: Any) -> Any:
         """Phi^T y: (..., Q) -> (..., d)."""
