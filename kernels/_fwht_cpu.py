@@ -29,33 +29,43 @@ MAX_ROWS = 1 << 11  # column-phase height; beyond it the block grows (2^26 -> 2^
 PAD = LANES  # scratch row padding (elements)
 
 
+@njit(inline="always", **_JIT)
+def _radix(r_left):
+    """Stages done by one pass when r_left = span / stride: 4 (radix 16) down to 1."""
+    if r_left >= 16:
+        return 4
+    if r_left >= 8:
+        return 3
+    if r_left >= 4:
+        return 2
+    return 1
+
+
+@njit(inline="always", **_JIT)
+def _butterfly(k, x, i, h, zero):
+    # k is loop-invariant in every caller, so LLVM unswitches this branch out of the loops
+    if k == 4:
+        butterfly_4(x, i, h, zero)
+    elif k == 3:
+        butterfly_3(x, i, h, zero)
+    elif k == 2:
+        butterfly_2(x, i, h, zero)
+    else:
+        butterfly_1(x, i, h, zero)
+
+
 @njit(**_JIT)
 def _stages(x, lo, hi, h):
     """Butterflies with strides h, 2h, .. < hi - lo on x[lo:hi] (h >= LANES)."""
     span = hi - lo
     zero = x.dtype.type(0)
     while h < span:
-        r = span // h
-        if r >= 16:
-            for b in range(lo, hi, 16 * h):
-                for i in range(b, b + h, LANES):
-                    butterfly_4(x, i, h, zero)
-            h *= 16
-        elif r >= 8:
-            for b in range(lo, hi, 8 * h):
-                for i in range(b, b + h, LANES):
-                    butterfly_3(x, i, h, zero)
-            h *= 8
-        elif r >= 4:
-            for b in range(lo, hi, 4 * h):
-                for i in range(b, b + h, LANES):
-                    butterfly_2(x, i, h, zero)
-            h *= 4
-        else:
-            for b in range(lo, hi, 2 * h):
-                for i in range(b, b + h, LANES):
-                    butterfly_1(x, i, h, zero)
-            h *= 2
+        k = _radix(span // h)
+        f = 1 << k
+        for b in range(lo, hi, f * h):
+            for i in range(b, b + h, LANES):
+                _butterfly(k, x, i, h, zero)
+        h *= f
 
 
 @njit(**_JIT)
@@ -66,31 +76,13 @@ def _column_stages(s, rows, width, pitch):
     hr = 1
     zero = s.dtype.type(0)
     while hr < rows:
-        r_left = rows // hr
-        if r_left >= 16:
-            for rb in range(0, rows, 16 * hr):
-                for r in range(rb, rb + hr):
-                    for i in range(r * pitch, r * pitch + width, LANES):
-                        butterfly_4(s, i, hr * pitch, zero)
-            hr *= 16
-        elif r_left >= 8:
-            for rb in range(0, rows, 8 * hr):
-                for r in range(rb, rb + hr):
-                    for i in range(r * pitch, r * pitch + width, LANES):
-                        butterfly_3(s, i, hr * pitch, zero)
-            hr *= 8
-        elif r_left >= 4:
-            for rb in range(0, rows, 4 * hr):
-                for r in range(rb, rb + hr):
-                    for i in range(r * pitch, r * pitch + width, LANES):
-                        butterfly_2(s, i, hr * pitch, zero)
-            hr *= 4
-        else:
-            for rb in range(0, rows, 2 * hr):
-                for r in range(rb, rb + hr):
-                    for i in range(r * pitch, r * pitch + width, LANES):
-                        butterfly_1(s, i, hr * pitch, zero)
-            hr *= 2
+        k = _radix(rows // hr)
+        f = 1 << k
+        for rb in range(0, rows, f * hr):
+            for r in range(rb, rb + hr):
+                for i in range(r * pitch, r * pitch + width, LANES):
+                    _butterfly(k, s, i, hr * pitch, zero)
+        hr *= f
 
 
 @njit(**_JIT)
