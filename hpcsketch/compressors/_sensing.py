@@ -1,0 +1,84 @@
+"""Subsampled orthonormal transforms as sensing operators (compressed sensing, SRHT).
+
+``Phi = sqrt(d'/Q) * B[Sigma] (D)``: B the orthonormal transform of size d' (x
+zero-padded from d to d'), Sigma the Q row indices drawn from the seed, D an
+optional random +-1 diagonal (``signs``). Since ``sum over Sigma`` of the chosen
+rows' projectors has expectation (Q/d') I, ``E[Phi^T Phi] = I`` over the row draw:
+that is what the factor sqrt(d'/Q) is for. Phi's rows are orthogonal with squared
+norm d'/Q. Only the row indices and the seed define Phi: ``forward`` and
+``adjoint`` are a fast transform each, never a dense matrix.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from hpcsketch.compressors._common import RATIO, SIGNS, count_from_ratio
+from hpcsketch.compressors.base import Compressor
+
+
+class SubsampledTransform(Compressor):
+    """Base for the subsampled WHT and DCT: subclasses set ``padded_dim`` and ``_transform``."""
+
+    linear = True
+    unbiased = True  # over the row draw: E[Phi^T Phi] = I
+    options = (RATIO, SIGNS)
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.padded = self.padded_dim(self.dim)
+        self.q = count_from_ratio(self.dim, self.opts, cap=self.padded)
+        self.use_signs = bool(self.opts.get("signs", SIGNS.default))
+        self.scale = math.sqrt(self.padded / self.q)
+        self.resample(self.seed)
+
+    @staticmethod
+    def padded_dim(d: int) -> int:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def _transform(self, x: Any, inverse: bool) -> Any:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def resample(self, seed: int) -> None:
+        self.seed = int(seed)
+        rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([self.seed, 0x5E45])))
+        rows = np.sort(rng.choice(self.padded, size=self.q, replace=False)).astype(np.int64)
+        self.rows = self.xp.asarray(rows)
+        self.signs = (
+            self.xp.asarray((1 - 2 * rng.integers(0, 2, size=self.dim)).astype(self.dtype)) if self.use_signs else None
+        )
+
+    def forward(self, x: Any) -> Any:
+        """Phi x: (..., d) -> (..., Q)."""
+        if self.signs is not None:
+            x = x * self.signs
+        y = self._transform(self._pad(x), inverse=False)
+        return (y[..., self.rows] * self.scale).astype(self.dtype, copy=False)
+
+    def adjoint(self, y: Any) -> Any:
+        """Phi^T y: (..., Q) -> (..., d)."""
+        z = self.xp.zeros(y.shape[:-1] + (self.padded,), dtype=self.dtype)
+        z[..., self.rows] = y * self.scale
+        x = self._transform(z, inverse=True)[..., : self.dim]
+        if self.signs is not None:
+            x = x * self.signs
+        return x.astype(self.dtype, copy=False)
+
+    def _pad(self, x: Any) -> Any:
+        if x.shape[-1] == self.padded:
+            return x.astype(self.dtype, copy=True)
+        z = self.xp.zeros(x.shape[:-1] + (self.padded,), dtype=self.dtype)
+        z[..., : self.dim] = x
+        return z
+
+    def compress(self, x: Any, key: int = 0) -> Any:
+        return self.forward(x)
+
+    def decompress(self, payload: Any) -> Any:
+        return self.adjoint(payload)
+
+    def payload_nbytes(self) -> int:
+        return self.q * self.dtype.itemsize

@@ -1,0 +1,1 @@
+"""Recovery from linear sketches: transpose desketch, heavy hitters, FIHT."""
