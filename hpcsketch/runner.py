@@ -245,6 +245,7 @@ class Runner:
         rounds = job.run.rounds
         eval_every = job.run.eval_every
         flush_every = job.run.flush_every
+        diag_every = job.run.diagnostics_every
         ctrl = self.world.Dup()  # its own communicator: the control word never matches the method's collectives
         algo.start()
         if self.rank == 0:
@@ -277,8 +278,9 @@ class Runner:
             algo.round(t, sampled, local)
             total.stop()
             step = t + 1
-            with comm.category("diagnostic"):
-                algo.diagnostics(t)
+            if diag_every and step % diag_every == 0:
+                with comm.category("diagnostic"):
+                    algo.diagnostics(t)
             sent = comm.stats.take("train")
             self.ctx.metrics.add("bytes_mpi", float(sent.bytes))
             self._pending_rows.append((step, self.ctx.metrics.take(), self.timer.take(), total))

@@ -7,7 +7,11 @@ REGISTRY = Registry(
     {
         "psgd": "hpcsketch.algorithms.psgd:PSGD",
         "compressed_sgd": "hpcsketch.algorithms.compressed_sgd:CompressedSGD",
+        "ef_sgd": "hpcsketch.algorithms.ef_sgd:EFSGD",
         "ef21": "hpcsketch.algorithms.ef21:EF21",
+        "sketch_dl": "hpcsketch.algorithms.sketch_dl:SketchDL",
+        "fetchsgd": "hpcsketch.algorithms.fetchsgd:FetchSGD",
+        "cs_sgd": "hpcsketch.algorithms.cs_sgd:CSSGD",
         "local_sgd": "hpcsketch.algorithms.local_sgd:LocalSGD",
         "scaffold": "hpcsketch.algorithms.scaffold:Scaffold",
         "scaffold_m": "hpcsketch.algorithms.scaffold:ScaffoldM",

@@ -12,7 +12,7 @@ import numpy as np
 
 from hpcsketch.algorithms.base import Algorithm
 from hpcsketch.algorithms.context import RunContext
-from hpcsketch.algorithms.exchange import sum_payloads
+from hpcsketch.algorithms.exchange import Uplink
 
 
 class CompressedSGD(Algorithm):
@@ -27,21 +27,19 @@ class CompressedSGD(Algorithm):
 
     def round(self, t: int, sampled: np.ndarray, local: np.ndarray) -> None:
         self.C.resample(self.ctx.key("operator", t))
-        payloads = []
-        for c in local:
+        up = Uplink(self, self.C, t)
+        for c in (int(c) for c in local):
             with self.timer.phase("compute"):
-                g = self.client_gradient(self.x, int(c), t)
-            with self.timer.phase("compress"):
-                payloads.append(self.C.compress(g, self.ctx.key("compress", t, int(c))))
-        self.record_traffic(len(local), sum(int(p.nbytes) for p in payloads))
-        total = sum_payloads(self.comm, self.C, payloads, self.timer)
+                g = self.client_gradient(self.x, c, t)
+            up.add(g, c)
+        total = up.reduce()
         with self.timer.phase("update"):
-            total *= 1.0 / len(sampled)
+            total *= self.opts.lr / len(sampled)
             if self.m is not None:
                 self.m *= self.opts.momentum
                 self.m += total
                 total = self.m
-            self.x -= self.opts.lr * total
+            self.x -= total
 
     def state_dict(self) -> dict[str, Any]:
         return {**super().state_dict(), **({"m": self.m} if self.m is not None else {})}

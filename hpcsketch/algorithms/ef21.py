@@ -15,7 +15,7 @@ import numpy as np
 
 from hpcsketch.algorithms.base import Algorithm
 from hpcsketch.algorithms.context import RunContext
-from hpcsketch.algorithms.exchange import sum_payloads
+from hpcsketch.algorithms.exchange import Uplink
 
 
 class EF21(Algorithm):
@@ -32,7 +32,7 @@ class EF21(Algorithm):
         with self.timer.phase("update"):
             self.x -= self.opts.lr * self.g
         self.C.resample(self.ctx.key("operator", t))
-        payloads = []
+        up = Uplink(self, self.C, t)
         for c in (int(c) for c in local):
             with self.timer.phase("compute"):
                 grad = self.client_gradient(self.x, c, t)
@@ -43,9 +43,8 @@ class EF21(Algorithm):
             with self.timer.phase("compress"):
                 p = self.C.compress(diff, self.ctx.key("compress", t, c))
                 gi += self.C.decompress(p)  # the client applies what the server will apply
-            payloads.append(p)
-        self.record_traffic(len(local), sum(int(p.nbytes) for p in payloads))
-        total = sum_payloads(self.comm, self.C, payloads, self.timer)
+            up.add_payload(p)
+        total = up.reduce()
         with self.timer.phase("update"):
             total *= 1.0 / self.ctx.clients.n
             self.g += total

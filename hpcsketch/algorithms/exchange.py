@@ -1,13 +1,19 @@
-"""Moving client payloads between ranks: the one place that decides Allreduce vs Allgather(v).
+"""Moving what clients send between ranks: the one place that decides Allreduce vs Allgather(v).
 
-* Linear payloads (sketches, sensing measurements, dense vectors, shared-mask
-  rand-k) are summed over a rank's clients first, then cross MPI in a single
-  Allreduce per round; ``decompress`` of the sum is the sum of ``decompress``.
-* Non-linear payloads (top-k, QSGD, sign, private rand-k) cannot be summed
-  compressed. A rank frames its clients' uint8 buffers as
+:class:`Uplink` collects what this rank's sampled clients send in a round and
+delivers the sum over every sampled client of every rank:
+
+* Linear compressors (sketches, sensing operators, dense, shared-mask rand-k):
+  the clients' vectors are summed on the rank first and compressed once
+  (C(a) + C(b) = C(a + b)), so one compress and one Allreduce per rank and
+  round; ``decompress`` of the sum is the sum of ``decompress``.
+* Non-linear compressors (top-k, QSGD, sign, private rand-k): each client's
+  vector is compressed on its own; a rank frames its clients' uint8 buffers as
   ``[count, size_1..size_count (int64), bytes...]`` and one Allgatherv moves
-  every frame; each rank then decompresses and sums every client's payload.
-  The frame header is counted in the MPI bytes, as it crosses the wire.
+  every frame; each rank decompresses and sums every client's payload. The
+  frame header crosses the wire, so it is counted in the MPI bytes.
+
+Uplink bytes (the federated view) are always the per-client payload sizes.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ import numpy as np
 
 def frame(xp: Any, payloads: Sequence[Any]) -> Any:
     """Concatenate uint8 payloads behind a header of their sizes."""
-    sizes = np.array([len(payloads), *(int(p.size) for p in payloads)], dtype=np.int64)
+    sizes = np.array([len(payloads), *(int(p.nbytes) for p in payloads)], dtype=np.int64)
     header = xp.asarray(sizes.view(np.uint8))
     if not payloads:
         return header
@@ -48,32 +54,73 @@ def _host_bytes(a: Any) -> bytes:
     return a.get().tobytes()
 
 
-def sum_payloads(comm: Any, compressor: Any, payloads: Sequence[Any], timer: Any) -> Any:
-    """Sum over every sampled client (all ranks) of the decompressed payloads.
+class Uplink:
+    """One round's upload from this rank's clients, and its sum over all sampled clients."""
 
-    ``payloads`` are this rank's clients' payloads (possibly none). The result is
-    the same on every rank. Times the communicate and decompress phases.
-    """
-    if compressor.linear:
-        acc = sum_linear(comm, compressor, payloads, timer)
-        with timer.phase("decompress"):
-            return compressor.decompress(acc)
-    with timer.phase("communicate"):
-        gathered, counts = comm.allgatherv(frame(comm.backend.xp, payloads))
-    with timer.phase("decompress"):
-        return compressor.decompress_sum(unframe(gathered, counts))
+    def __init__(self, alg: Any, compressor: Any, t: int):
+        self.alg = alg
+        self.C = compressor
+        self.t = t
+        self.xp = alg.xp
+        self.timer = alg.timer
+        self.linear = bool(compressor.linear)
+        self.clients = 0
+        self.nbytes = 0
+        self.dense_sum: Any = None  # linear only: the sum of this rank's client vectors, uncompressed
+        self._payload: Any = None
+        self._payloads: list[Any] = []
 
+    def add(self, v: Any, client: int) -> None:
+        """Client ``client`` sends (the compression of) ``v``. ``v`` may be reused afterwards."""
+        self.clients += 1
+        if self.linear:
+            # summed now, compressed once per rank in reduce()
+            if self.dense_sum is None:
+                self.dense_sum = v.astype(self.C.dtype, copy=True)
+            else:
+                self.dense_sum += v
+            self.nbytes += int(self.C.payload_nbytes())
+            return
+        with self.timer.phase("compress"):
+            p = self.C.compress(v, self.alg.ctx.key("compress", self.t, int(client)))
+        self._payloads.append(p)
+        self.nbytes += int(p.nbytes)
 
-def sum_linear(comm: Any, compressor: Any, payloads: Sequence[Any], timer: Any) -> Any:
-    """Sum of linear payloads over every sampled client, still compressed (one Allreduce)."""
-    xp = comm.backend.xp
-    with timer.phase("compress"):
-        if payloads:
-            acc = payloads[0].copy()
-            for p in payloads[1:]:
-                acc += p
-        else:  # no sampled client on this rank: it still joins the Allreduce
-            acc = xp.zeros_like(compressor.compress(xp.zeros(compressor.dim, dtype=compressor.dtype)))
-    with timer.phase("communicate"):
-        comm.allreduce(acc)
-    return acc
+    def add_payload(self, p: Any) -> None:
+        """A payload the client compressed itself (e.g. to update its own error-feedback state)."""
+        self.clients += 1
+        self.nbytes += int(p.nbytes)
+        if self.linear:
+            if self._payload is None:
+                self._payload = p.copy()
+            else:
+                self._payload += p
+        else:
+            self._payloads.append(p)
+
+    def reduce_compressed(self) -> Any:
+        """Linear only: the sum over all sampled clients, still compressed (one Allreduce)."""
+        assert self.linear, "only linear payloads can be summed compressed"
+        self.alg.record_traffic(self.clients, self.nbytes)
+        with self.timer.phase("compress"):
+            acc = self._payload
+            if self.dense_sum is not None:
+                p = self.C.compress(self.dense_sum)
+                acc = p if acc is None else acc + p
+            if acc is None:  # no sampled client here: the rank still joins the Allreduce
+                acc = self.C.compress(self.xp.zeros(self.C.dim, dtype=self.C.dtype))
+        with self.timer.phase("communicate"):
+            self.alg.comm.allreduce(acc)
+        return acc
+
+    def reduce(self) -> Any:
+        """The sum over every sampled client (all ranks) of the decompressed payloads, (d,)."""
+        if self.linear:
+            acc = self.reduce_compressed()
+            with self.timer.phase("decompress"):
+                return self.C.decompress(acc)
+        self.alg.record_traffic(self.clients, self.nbytes)
+        with self.timer.phase("communicate"):
+            gathered, counts = self.alg.comm.allgatherv(frame(self.xp, self._payloads))
+        with self.timer.phase("decompress"):
+            return self.C.decompress_sum(unframe(gathered, counts))

@@ -15,9 +15,9 @@ import numpy as np
 
 from hpcsketch.algorithms.base import Algorithm
 from hpcsketch.algorithms.context import RunContext
-from hpcsketch.algorithms.exchange import sum_payloads
+from hpcsketch.algorithms.exchange import Uplink
 from hpcsketch.algorithms.local import local_steps
-from hpcsketch.algorithms.scaffold import BETA
+from hpcsketch.algorithms.options import BETA
 
 
 class FedAvgM(Algorithm):
@@ -34,16 +34,14 @@ class FedAvgM(Algorithm):
     def round(self, t: int, sampled: np.ndarray, local: np.ndarray) -> None:
         K, lr = self.opts.local_steps, self.opts.lr
         self.C.resample(self.ctx.key("operator", t))
-        payloads = []
+        up = Uplink(self, self.C, t)
         for c in (int(c) for c in local):
             with self.timer.phase("compute"):
                 y = local_steps(self, c, t, self.x, K, lr, direction=self.gbar, beta=self.opts.beta, out=self.y)
                 y -= self.x
                 y *= -1.0  # x - y_i
-            with self.timer.phase("compress"):
-                payloads.append(self.C.compress(y, self.ctx.key("compress", t, c)))
-        self.record_traffic(len(local), sum(int(p.nbytes) for p in payloads))
-        total = sum_payloads(self.comm, self.C, payloads, self.timer)
+            up.add(y, c)
+        total = up.reduce()
         with self.timer.phase("update"):
             self.gbar[...] = total * (1.0 / (len(sampled) * lr * K))
             self.x -= (self.opts.server_lr * lr * K) * self.gbar

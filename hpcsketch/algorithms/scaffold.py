@@ -16,10 +16,7 @@ import numpy as np
 from hpcsketch.algorithms.base import Algorithm
 from hpcsketch.algorithms.context import RunContext
 from hpcsketch.algorithms.local import local_steps
-from hpcsketch.config.options import Option
-
-BETA = Option("beta", "float", 0.2, "FedAvg-M / SCAFFOLD-M weight of the fresh local gradient (1: no momentum)",
-              min=0.0, max=1.0, min_exclusive=True)
+from hpcsketch.algorithms.options import BETA
 
 
 class Scaffold(Algorithm):
