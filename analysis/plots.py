@@ -49,7 +49,7 @@ def legend_label(label: str, status: str) -> str:
 
 
 def save(plot: Plot, path: str) -> None:
-    plot.figure.savefig(path, dpi=120, bbox_inches="tight")
+    plot.figure.savefig(path, dpi=110)
 
 
 # ---------------------------------------------------------------- shared drawing
@@ -119,6 +119,12 @@ def _log_y_if_wide(ax: "Axes", values: pd.Series, metric: str) -> None:
         ax.set_yscale("log")
 
 
+def _integer_x(ax: "Axes") -> None:
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
 def _log_x_if_wide(ax: "Axes", values: pd.Series) -> None:
     """Log x when the values span a decade or more (times on slow and fast links differ by orders)."""
     v = values.to_numpy(dtype=float)
@@ -157,8 +163,10 @@ def metric_curves(results: Results, x: str = "step", metrics: Iterable[str] | No
         ax.grid(alpha=0.3)
         if x.startswith("cum_bytes"):
             ax.set_xscale("log")
+        elif x == "step":
+            _integer_x(ax)
         _log_y_if_wide(ax, d["value"], m)
-    fig.suptitle(f"Training curves against {X_SHORT[x]}")
+    fig.suptitle(f"Training curves against {X_SHORT[x]}{tables.X_NOTES[x]}")
     _figure_legend(fig, results, handles)
     return Plot(fig, data)
 
@@ -168,10 +176,11 @@ def consensus(results: Results) -> Plot | None:
     if not tables.recorded(results.steps, "consensus_distance"):
         return None
     data = tables.curves(results, "step", ["consensus_distance"])
-    fig, (ax,) = _figure(1, width=6.0)
+    fig, (ax,) = _figure(1, width=8.0, height=4.2)
     handles = _draw_runs(ax, data, results)
     ax.set_xlabel("round")
-    ax.set_ylabel("consensus distance (mean squared distance to the average model)")
+    _integer_x(ax)
+    ax.set_ylabel("consensus distance (as the method records it)")
     ax.set_title("Consensus distance vs rounds")
     ax.grid(alpha=0.3)
     _log_y_if_wide(ax, data["value"], "consensus_distance")

@@ -19,9 +19,16 @@ PHASES = ("compute", "compress", "communicate", "decompress", "update")
 #: x axes of the metric curves: steps-table column -> axis label
 X_AXES = {
     "step": "round",
-    "cum_bytes_uplink": "cumulative uplink bytes (all participating clients)",
-    "cum_bytes_mpi": "cumulative bytes handed to MPI (all ranks)",
-    "cum_seconds": "training time (s, sum of the slowest rank's round times)",
+    "cum_bytes_uplink": "uplink bytes, cumulative (all clients)",
+    "cum_bytes_mpi": "MPI bytes, cumulative (all ranks)",
+    "cum_seconds": "training time (s)",
+}
+#: what each x axis counts, for the figure's title
+X_NOTES = {
+    "step": "",
+    "cum_bytes_uplink": " (bytes the participating clients upload: the federated view)",
+    "cum_bytes_mpi": " (send buffers handed to MPI collectives by all ranks)",
+    "cum_seconds": " (sum of the slowest rank's round times; evaluation not counted)",
 }
 DEFAULT_METRICS = ("loss", "eval_loss", "eval_accuracy")
 
