@@ -394,6 +394,15 @@ def make_labels(runs: pd.DataFrame, varied: list[str]) -> list[str]:
     return [lab if counts[lab] == 1 else f"{lab} ({rid})" for lab, rid in zip(labels, runs["run_id"])]
 
 
+def finite_float(v: Any) -> float | None:
+    """``v`` as a finite float, or None (missing, NaN, inf, not a number)."""
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
 def fmt_value(v: Any) -> str:
     if isinstance(v, float):
         return "-" if math.isnan(v) else f"{v:g}"

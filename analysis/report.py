@@ -6,12 +6,12 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 import pandas as pd
 
 from hpcsketch.analysis import plots, tables
-from hpcsketch.analysis.load import COMPLETE, Results, fmt_value
+from hpcsketch.analysis.load import COMPLETE, Results, finite_float, fmt_value
 from hpcsketch.analysis.network import Link, format_rate, format_seconds, predict
 from hpcsketch.errors import BadInput
 from hpcsketch.progress import human_bytes
@@ -249,26 +249,16 @@ def _cell(v: Any) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def _num(v: Any) -> str:
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return str(v)
-    return "-" if not math.isfinite(f) else f"{f:.4g}"
+def _shown(fmt: Callable[[float], str]) -> Callable[[Any], str]:
+    """A cell formatter: ``fmt`` for finite numbers, '-' for anything else."""
+
+    def show(v: Any) -> str:
+        f = finite_float(v)
+        return "-" if f is None else fmt(f)
+
+    return show
 
 
-def _int(v: Any) -> str:
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return "-"
-    return str(int(f)) if math.isfinite(f) else "-"
-
-
-def _bytes(v: Any) -> str:
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return "-"
-    return human_bytes(f) if math.isfinite(f) else "-"
-
+_num = _shown(lambda f: f"{f:.4g}")
+_int = _shown(lambda f: str(int(f)))
+_bytes = _shown(human_bytes)

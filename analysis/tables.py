@@ -12,7 +12,7 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
-from hpcsketch.analysis.load import COMPLETE, Results, describe_runs
+from hpcsketch.analysis.load import Results, describe_runs, finite_float
 from hpcsketch.analysis.network import Link
 
 PHASES = ("compute", "compress", "communicate", "decompress", "update")
@@ -95,13 +95,14 @@ def phase_means(results: Results) -> pd.DataFrame:
         for p in (*PHASES, "other"):
             base[p] = np.nan
         return base
-    wide = t.pivot_table(index=["run_id", "step", "rank"], columns="phase", values="seconds", aggfunc="sum")
+    # every phase has one entry per (round, rank) (the writer fills untimed phases with 0),
+    # so the mean of the total minus the phases' means is the mean of the untimed rest
+    means = t.groupby(["run_id", "phase"])["seconds"].mean().unstack("phase")
     for p in (*PHASES, "total"):
-        if p not in wide:
-            wide[p] = 0.0
-    wide["other"] = wide["total"] - wide[list(PHASES)].sum(axis=1)
-    means = wide.groupby(level="run_id")[[*PHASES, "other"]].mean()
-    return base.join(means, on="run_id")
+        if p not in means:
+            means[p] = 0.0
+    means["other"] = means["total"] - means[list(PHASES)].sum(axis=1)
+    return base.join(means[[*PHASES, "other"]], on="run_id")
 
 
 def final_points(results: Results, metric: str) -> pd.DataFrame:
@@ -163,8 +164,8 @@ def target_for(run: pd.Series, steps: pd.DataFrame, target_accuracy: float | Non
     a loss target is on eval_gap where the problem reports one (quadratics),
     else on eval_loss, as the runner does.
     """
-    acc = target_accuracy if target_accuracy is not None else _num(run.get("target_accuracy"))
-    loss = target_loss if target_loss is not None else _num(run.get("target_loss"))
+    acc = target_accuracy if target_accuracy is not None else finite_float(run.get("target_accuracy"))
+    loss = target_loss if target_loss is not None else finite_float(run.get("target_loss"))
     if acc is not None and recorded(steps, "eval_accuracy"):
         return "eval_accuracy", acc
     if loss is not None:
@@ -236,16 +237,3 @@ def network_summary(results: Results, predictions: pd.DataFrame, links: Iterable
                          "target_step": step, "predicted_seconds_to_target": to_target})
     return pd.DataFrame(rows, columns=["run_id", "label", "status", "link", "rounds", "predicted_seconds",
                                        "target_step", "predicted_seconds_to_target"])
-
-
-def is_complete(status: str) -> bool:
-    return status == COMPLETE
-
-
-def _num(v: object) -> float | None:
-    try:
-        f = float(v)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else None
-
