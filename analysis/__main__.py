@@ -1,0 +1,3 @@
+from hpcsketch.analysis.cli import main
+
+raise SystemExit(main())
