@@ -55,6 +55,7 @@ class Backend:
     xp: ModuleType
     device: int | None = None
     cuda_aware_mpi: bool = False
+    cuda_aware_how: str = "not applicable (CPU)"
     _torch_device: Any = field(default=None, repr=False)
 
     @property

@@ -301,6 +301,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_info)
 
     _add_bench(sub)
+
+    from hpcsketch.analysis import cli as analysis_cli
+
+    p = sub.add_parser("analyze", help="read traces, write plots, tables, CSV and a markdown report")
+    analysis_cli.add_arguments(p)
+    p.set_defaults(func=analysis_cli.run)
     return parser
 
 

@@ -125,19 +125,10 @@ class Runner:
     def _setup_local(self) -> None:
         job = self.job
         limit_cpu_threads(job.run.threads)
-        lrank, lsize = environment.local_rank_and_size(self.world)
-        self.backend: Backend = select_backend(job.run.backend, lrank, lsize)
-        if self.backend.is_gpu:
-            self.backend.cuda_aware_mpi, self.cuda_aware_how = environment.cuda_aware_mpi()
-        else:
-            self.cuda_aware_how = "not applicable (CPU)"
-        self.comm = Communicator(self.world, self.backend)
-        self.layout = ClientLayout(job.clients.count, self.size, self.rank, job.clients.participation, job.run.seed)
-        problem_cls = PROBLEMS.get(job.problem.kind)
-        self.problem = problem_cls(dict(job.problem), dict(job.clients), self.backend, job.run.seed)
-        self.timer = PhaseTimer(self.backend)
-        self.ctx = RunContext(job, self.backend, self.comm, self.problem, self.layout, job.run.seed, self.timer, RoundMetrics())
-        self.algo = ALGORITHMS.get(job.algorithm.kind)(self.ctx)
+        self.ctx, self.algo = build(job, self.world)
+        self.backend, self.comm, self.layout = self.ctx.backend, self.ctx.comm, self.ctx.clients
+        self.problem, self.timer = self.ctx.problem, self.ctx.timer
+        self.cuda_aware_how = self.backend.cuda_aware_how
         if self.rank == 0:
             path = Path(self.opts.trace_path) if self.opts.trace_path else trace_path_for(job, self.run_id, self.opts.out)
             prepare_out_dir(path.parent)
@@ -492,6 +483,25 @@ class Runner:
                         continue
 
         threading.Thread(target=watch, name="hpcsketch-fault-watchdog", daemon=True).start()
+
+
+def build(job: Job, world: MPI.Comm) -> tuple[RunContext, Any]:
+    """Backend, comm layer, clients, problem and algorithm of ``job`` on ``world`` (local work only).
+
+    The runner calls this on every rank; tests call it to drive an algorithm
+    round by round (``algo.start()`` first: it is collective).
+    """
+    rank, size = world.Get_rank(), world.Get_size()
+    lrank, lsize = environment.local_rank_and_size(world)
+    backend = select_backend(job.run.backend, lrank, lsize)
+    if backend.is_gpu:
+        backend.cuda_aware_mpi, how = environment.cuda_aware_mpi()
+        backend.cuda_aware_how = how
+    comm = Communicator(world, backend)
+    layout = ClientLayout(job.clients.count, size, rank, job.clients.participation, job.run.seed)
+    problem = PROBLEMS.get(job.problem.kind)(dict(job.problem), dict(job.clients), backend, job.run.seed)
+    ctx = RunContext(job, backend, comm, problem, layout, job.run.seed, PhaseTimer(backend), RoundMetrics())
+    return ctx, ALGORITHMS.get(job.algorithm.kind)(ctx)
 
 
 class _SetupFailed(Exception):

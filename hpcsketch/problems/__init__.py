@@ -11,5 +11,6 @@ REGISTRY = Registry(
         "cifar10": "hpcsketch.problems.cifar10:CIFAR10",
         "quadratic": "hpcsketch.problems.quadratic:Quadratic",
         "least_squares": "hpcsketch.problems.least_squares:LeastSquares",
+        "topk_counterexample": "hpcsketch.problems.topk_counterexample:TopKCounterexample",
     },
 )
