@@ -136,7 +136,16 @@ def parse_job(
     overrides = list(overrides)
     for ov in overrides:
         apply_override(data, ov)
-    job = validate(data, source, default_name=default_name, world_size=world_size)
+    try:
+        job = validate(data, source, default_name=default_name, world_size=world_size)
+    except JobError as e:
+        # an error in an overridden value names the --set that put it there
+        for ov in overrides:
+            key = ov.partition("=")[0].strip()
+            sec, _, name = key.partition(".")
+            if e.field and (e.field.startswith(f"[{sec}] {name} ") or e.field == f"[{sec}] {name}"):
+                raise JobError(e.detail, source=f"{source} (--set {ov})", field=e.field) from None
+        raise
     job.text = text
     job.overrides = overrides
     return job

@@ -170,6 +170,11 @@ class TorchClassification(Problem):
         """The model's flat parameters as an array of the backend (the live buffer)."""
         return self._x
 
+    def client_data(self, client: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """All of client ``client``'s training inputs (standardised, not augmented) and targets."""
+        off, size = int(self._offsets[client]), int(self._sizes[client])
+        return self.prepare(self.x_train[off : off + size], None), self.y_train[off : off + size]
+
     def batch(self, client: int, key: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Inputs (prepared: standardised, augmented) and targets of client ``client``'s
         minibatch for ``key``: exactly what ``loss_grad(x, client, key)`` trains on."""
