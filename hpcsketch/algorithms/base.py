@@ -25,6 +25,8 @@ class Algorithm(ABC):
     compressors: ClassVar[Sequence[str] | None] = ("none",)
     #: properties the compressor must have, e.g. ("linear",) or ("unbiased",)
     compressor_requires: ClassVar[Sequence[str]] = ()
+    #: keys of other sections it reads (e.g. "compressor.k"), so sweeps know they matter
+    reads: ClassVar[Sequence[str]] = ()
     #: no server: every rank keeps its own model (needs [topology])
     decentralized: ClassVar[bool] = False
 

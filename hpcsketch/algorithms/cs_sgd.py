@@ -28,6 +28,7 @@ from hpcsketch.recovery.fiht import fiht
 
 class CSSGD(Algorithm):
     kind = "cs_sgd"
+    reads = ("compressor.k",)  # the heavy hitters / FIHT sparsity K
     options = (FIHT_ITERS,)
     compressors = ("subsampled_wht", "subsampled_dct")
 

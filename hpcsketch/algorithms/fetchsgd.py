@@ -32,6 +32,7 @@ from hpcsketch.config.options import resolve_count
 
 class FetchSGD(Algorithm):
     kind = "fetchsgd"
+    reads = ("compressor.k",)  # the heavy hitters / FIHT sparsity K
     options = (ERROR_FEEDBACK, SECOND_ROUND, ERROR_REMOVAL)
     compressors = ("count_sketch",)
 

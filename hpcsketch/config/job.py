@@ -274,67 +274,155 @@ def _validate_section(name: str, raw: Mapping[str, Any], source: str) -> Section
     return out
 
 
+def _check_swept_value(dotted: str, v: Any, source: str, where: str) -> tuple[str, Any]:
+    """Validate one value of a swept key; returns the canonical ``section.key`` and the value."""
+    sec, _, key = dotted.partition(".")
+    if sec not in SECTIONS or not key:
+        raise JobError(
+            f"swept key must be \"section.key\" with section one of {', '.join(SECTIONS)}",
+            source=source,
+            field=where,
+        )
+    if sec == "run" and key in ("out",):
+        raise JobError("the output directory cannot be swept", source=source, field=where)
+    opt = section_keys(sec).get(ALIASES.get(sec, {}).get(key, key))
+    if opt is None:
+        raise JobError(
+            f"unknown key{_suggest(key, section_keys(sec))}; keys of [{sec}]: {', '.join(section_keys(sec))}",
+            source=source,
+            field=where,
+        )
+    norm, err = opt.validate(v)
+    if err:
+        raise JobError(err, source=source, field=f"{where} value {json.dumps(v) if not isinstance(v, (list, dict)) else v!r}")
+    return f"{sec}.{opt.name}", norm
+
+
 def _validate_sweep(raw: Any, source: str) -> dict[str, list[Any]]:
+    """Sweep axes. ``"section.key" = [values]`` is a plain axis; ``name = [{...}, {...}]``
+    (a name without a dot, a list of inline tables of ``"section.key" = value`` and an
+    optional ``label``) is a bundle axis that sets several keys together, e.g. a method
+    (algorithm and its compressor) or a compression level (sketch ratio and top-k k)."""
     if not isinstance(raw, dict):
         raise JobError("[sweep] must be a table of \"section.key\" = [values]", source=source)
     sweep: dict[str, list[Any]] = {}
-    for dotted, values in raw.items():
+    for axis, values in raw.items():
+        where = f"[sweep] \"{axis}\""
         if isinstance(values, dict):
             # `[sweep.compressor] ratio = [...]` or an unquoted dotted key: flatten one level
             for k, v in values.items():
-                sweep.update(_validate_sweep({f"{dotted}.{k}": v}, source))
+                sweep.update(_validate_sweep({f"{axis}.{k}": v}, source))
             continue
-        sec, _, key = dotted.partition(".")
-        where = f"[sweep] \"{dotted}\""
-        if sec not in SECTIONS or not key:
-            raise JobError(
-                f"swept key must be \"section.key\" with section one of {', '.join(SECTIONS)}",
-                source=source,
-                field=where,
-            )
-        if sec == "run" and key in ("out",):
-            raise JobError("the output directory cannot be swept", source=source, field=where)
-        opt = section_keys(sec).get(ALIASES.get(sec, {}).get(key, key))
-        if opt is None:
-            raise JobError(
-                f"unknown key{_suggest(key, section_keys(sec))}; keys of [{sec}]: {', '.join(section_keys(sec))}",
-                source=source,
-                field=where,
-            )
         if not isinstance(values, list) or not values:
             raise JobError("expected a non-empty list of values", source=source, field=where)
-        checked = []
+        if "." not in axis:
+            bundles = []
+            for i, b in enumerate(values):
+                if not isinstance(b, dict) or not b:
+                    raise JobError(
+                        "a bundle axis (a name without a dot) takes a list of inline tables "
+                        "{ \"section.key\" = value, ..., label = \"...\" }",
+                        source=source, field=f"{where} item {i}",
+                    )
+                checked: dict[str, Any] = {}
+                for dotted, v in b.items():
+                    if dotted == "label":
+                        if not isinstance(v, str) or not v:
+                            raise JobError("label must be a non-empty string", source=source, field=f"{where} item {i}")
+                        continue
+                    key, norm = _check_swept_value(dotted, v, source, f"{where} item {i} \"{dotted}\"")
+                    checked[key] = norm
+                if not checked:
+                    raise JobError("a bundle needs at least one \"section.key\" = value", source=source, field=f"{where} item {i}")
+                label = b.get("label") or "+".join(str(v) for v in checked.values())
+                bundles.append(Bundle(label, checked))
+            labels = [x.label for x in bundles]
+            if len(set(labels)) != len(labels):
+                raise JobError(f"bundle labels must differ, got {labels}", source=source, field=where)
+            sweep[axis] = bundles
+            continue
+        checked_values = []
+        key = axis
         for v in values:
-            norm, err = opt.validate(v)
-            if err:
-                raise JobError(err, source=source, field=f"{where} value {json.dumps(v) if not isinstance(v, (list, dict)) else v!r}")
-            checked.append(norm)
-        sweep[f"{sec}.{opt.name}"] = checked
+            key, norm = _check_swept_value(axis, v, source, where)
+            checked_values.append(norm)
+        sweep[key] = checked_values
     return sweep
 
 
+@dataclass(frozen=True)
+class Bundle:
+    """One value of a bundle axis: several keys set together under one label."""
+
+    label: str
+    values: dict[str, Any]
+
+    def __str__(self) -> str:
+        return self.label
+
+
 def expand_sweep(job: Job) -> list[Job]:
-    keys = list(job.sweep)
-    jobs = []
-    for i, combo in enumerate(itertools.product(*(job.sweep[k] for k in keys))):
+    """Every grid point, in order; points that resolve to the same run (differing only in
+    keys the chosen methods do not read) are kept once, and indices stay 0..M-1."""
+    axes = list(job.sweep)
+    jobs: list[Job] = []
+    seen: set[str] = set()
+    for combo in itertools.product(*(job.sweep[a] for a in axes)):
         sections = {name: Section(sec) for name, sec in job.sections.items()}
-        point = {}
-        for k, v in zip(keys, combo):
-            sec, _, key = k.partition(".")
-            sections[sec][key] = v
-            point[k] = v
-        jobs.append(
-            Job(
-                source=job.source,
-                text=job.text,
-                sections=sections,
-                sweep={},
-                overrides=job.overrides,
-                point=point,
-                point_index=i,
-            )
-        )
+        point: dict[str, Any] = {}
+        setting: dict[str, dict[str, Any]] = {}
+        for axis, v in zip(axes, combo):
+            pairs = v.values if isinstance(v, Bundle) else {axis: v}
+            for dotted, value in pairs.items():
+                sec, _, key = dotted.partition(".")
+                sections[sec][key] = value
+            point[axis] = v.label if isinstance(v, Bundle) else v
+            setting[axis] = pairs
+        candidate = Job(source=job.source, text=job.text, sections=sections, sweep={}, overrides=job.overrides, point=point)
+        used = used_keys(candidate)
+        # a swept key the point's methods do not read says nothing about the run: drop it from the label
+        candidate.point = {a: p for a, p in point.items() if any(k in used for k in setting[a])}
+        fingerprint = json.dumps(effective_config(candidate, used), sort_keys=True, default=str)
+        if fingerprint in seen:
+            continue
+        seen.add(fingerprint)
+        candidate.point_index = len(jobs)
+        jobs.append(candidate)
     return jobs
+
+
+def used_keys(job: Job) -> set[str]:
+    """``section.key`` names the job's chosen problem, algorithm, compressor and topology read."""
+    used: set[str] = set()
+    s = job.sections
+    algo_cls = registry_for("algorithm").get(s["algorithm"]["kind"])
+    for sec in SECTIONS:
+        common = {o.name for o in SECTIONS[sec].options}
+        reg = registry_for(sec)
+        own: set[str] = set(common)
+        if reg is not None and s[sec].get("kind") in reg:
+            cls = reg.get(s[sec]["kind"])
+            own |= {o.name for o in getattr(cls, "options", ())}
+            used |= set(getattr(cls, "reads", ()))
+        if sec == "topology" and not getattr(algo_cls, "decentralized", False):
+            continue
+        if sec == "clients":
+            part = s["clients"]["partition"]
+            own -= {"alpha"} if part != "dirichlet" else set()
+            own -= {"shards"} if part != "shards" else set()
+        used |= {f"{sec}.{k}" for k in own}
+    return used
+
+
+def effective_config(job: Job, used: set[str] | None = None) -> dict[str, dict[str, Any]]:
+    """The resolved job restricted to the keys it reads: two jobs with the same are the same run."""
+    used = used_keys(job) if used is None else used
+    out: dict[str, dict[str, Any]] = {}
+    for sec, values in job.resolved().items():
+        kept = {k: v for k, v in values.items() if f"{sec}.{k}" in used}
+        if kept:
+            out[sec] = kept
+    return out
 
 
 def check_combination(job: Job, *, world_size: int | None = None) -> None:
