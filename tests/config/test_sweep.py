@@ -22,7 +22,7 @@ def test_plain_grid_is_the_product():
     pts = job.points()
     assert len(pts) == 6 and [p.point_index for p in pts] == list(range(6))
     assert {(p.algorithm.lr, p.clients.count) for p in pts} == {(a, b) for a in (0.1, 0.2) for b in (4, 8, 16)}
-    assert pts[0].name == "j__algorithm.lr=0.1,clients.count=4"
+    assert pts[0].name == "job__algorithm.lr=0.1,clients.count=4"  # parse_job names runs "job"
 
 
 def test_bundles_set_keys_together_and_duplicates_collapse():
