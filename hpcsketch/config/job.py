@@ -50,6 +50,8 @@ class Job:
     overrides: list[str] = field(default_factory=list)
     point: dict[str, Any] = field(default_factory=dict)  # the sweep point this job is, if any
     point_index: int | None = None
+    #: section.key -> value set by --set: they win over the [sweep] axes
+    pinned: dict[str, Any] = field(default_factory=dict)
 
     def __getattr__(self, name: str) -> Section:
         sections = self.__dict__.get("sections", {})
@@ -136,8 +138,13 @@ def parse_job(
     overrides = list(overrides)
     for ov in overrides:
         apply_override(data, ov)
+    pinned = {}
+    for ov in overrides:
+        key, _, raw = ov.partition("=")
+        if not key.strip().startswith("sweep."):
+            pinned[key.strip()] = parse_override_value(raw.strip())
     try:
-        job = validate(data, source, default_name=default_name, world_size=world_size)
+        job = validate(data, source, default_name=default_name, world_size=world_size, pinned=pinned)
     except JobError as e:
         # an error in an overridden value names the --set that put it there
         for ov in overrides:
@@ -197,7 +204,8 @@ def _where(section: str, key: str, value: Any = None, show_value: bool = True) -
     return f"[{section}] {key} = {text}"
 
 
-def validate(data: Mapping[str, Any], source: str, *, default_name: str = "job", world_size: int | None = None) -> Job:
+def validate(data: Mapping[str, Any], source: str, *, default_name: str = "job", world_size: int | None = None,
+             pinned: Mapping[str, Any] | None = None) -> Job:
     data = copy.deepcopy(dict(data))
     for top, value in data.items():
         if top in SPECIAL_SECTIONS:
@@ -219,6 +227,9 @@ def validate(data: Mapping[str, Any], source: str, *, default_name: str = "job",
 
     sweep = _validate_sweep(data.get("sweep", {}), source)
     job = Job(source=source, text="", sections=sections, sweep=sweep)
+    for dotted in pinned or {}:
+        sec, _, key = dotted.partition(".")
+        job.pinned[dotted] = sections[sec][key]  # the validated value
     if not sweep:
         check_combination(job, world_size=world_size)
     else:
@@ -377,8 +388,12 @@ def expand_sweep(job: Job) -> list[Job]:
                 sec, _, key = dotted.partition(".")
                 sections[sec][key] = value
             point[axis] = v.label if isinstance(v, Bundle) else v
-            setting[axis] = pairs
-        candidate = Job(source=job.source, text=job.text, sections=sections, sweep={}, overrides=job.overrides, point=point)
+            setting[axis] = {k: x for k, x in pairs.items() if k not in job.pinned}
+        for dotted, value in job.pinned.items():  # the command line wins over the file's sweep
+            sec, _, key = dotted.partition(".")
+            sections[sec][key] = value
+        candidate = Job(source=job.source, text=job.text, sections=sections, sweep={}, overrides=job.overrides, point=point,
+                        pinned=job.pinned)
         used = used_keys(candidate)
         # a swept key the point's methods do not read says nothing about the run: drop it from the label
         candidate.point = {a: p for a, p in point.items() if any(k in used for k in setting[a])}

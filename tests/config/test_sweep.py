@@ -73,3 +73,12 @@ method = [{ "algorithm.kind" = "cs_sgd", "compressor.kind" = "subsampled_wht" }]
 def test_bad_bundles(sweep, needle):
     with pytest.raises(JobError, match=needle.replace("(", r"\(")):
         parse_job(BASE + "[sweep]\n" + sweep + "\n", "j.toml")
+
+
+def test_set_on_the_command_line_wins_over_a_swept_key():
+    text = BASE + """[sweep]
+level = [{ label = "a", "algorithm.lr" = 0.1, "clients.count" = 4 }, { label = "b", "algorithm.lr" = 0.2, "clients.count" = 8 }]
+"""
+    pts = parse_job(text, "j.toml", ["algorithm.lr=0.7"]).points()
+    assert [p.algorithm.lr for p in pts] == [0.7, 0.7]
+    assert [p.clients.count for p in pts] == [4, 8]  # the rest of the bundle still applies
