@@ -13,7 +13,7 @@ from hpcsketch.errors import BadInput
 
 RATIO = Option("ratio", "float", 10.0, "compression ratio d / payload length (sketches and sensing operators)", min=1.0)
 K = Option("k", "number_or_fraction", 0.01, "kept coordinates: a fraction of d if <= 1, else a count")
-SIGNS = Option("signs", "bool", True, "random +-1 pre-multiplication (SRHT-style) before the transform")
+SIGNS = Option("signs", "bool", False, "random +-1 pre-multiplication before the transform (SRHT); off, Phi is exactly sqrt(d'/Q) B[rows] as CS-SGD defines it")
 
 
 def count_from_ratio(dim: int, opts: dict, cap: int | None = None) -> int:
