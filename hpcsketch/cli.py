@@ -43,14 +43,12 @@ def _err(msg: str) -> None:
 # ---------------------------------------------------------------- run
 
 
-def _add_job_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("job", help="TOML job file")
+def _add_run_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("job", nargs="?", help="TOML job file (not with --resume)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="override a job key (repeatable), e.g. --set algorithm.lr=0.1")
-
-
-def _add_run_args(p: argparse.ArgumentParser) -> None:
-    _add_job_args(p)
+    p.add_argument("--resume", default=None, metavar="TRACE.h5",
+                   help="continue an interrupted run from its checkpoint, appending to its trace")
     p.add_argument("-n", "--ranks", type=int, default=None,
                    help="outside an MPI launcher: start this many ranks with mpiexec (inside one: must equal the world size)")
     p.add_argument("--out", default=None, help="output directory (overrides [run] out)")
@@ -89,7 +87,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise BadInput(f"expected a number of ranks >= 1, got {args.ranks}", field="-n")
     inside = launch.inside_launcher()
     world_size = launch.launcher_world_size() if inside else args.ranks
-    job = _load(args, world_size=world_size)
+    if args.resume:
+        if args.job or args.overrides or args.trace or args.point is not None:
+            raise BadInput("--resume takes the job, the sweep point and the trace from the trace itself; "
+                           "drop the job file, --set, --point and --trace", field="--resume")
+        from hpcsketch.config.job import job_from_trace
+
+        job = job_from_trace(args.resume)
+        args.trace = args.resume
+    elif not args.job:
+        raise BadInput("give a job file (or --resume TRACE.h5)", field="run")
+    else:
+        job = _load(args, world_size=world_size)
     if args.trace and len(job.points()) > 1 and args.point is None:
         raise BadInput("--trace names one file but the job has a sweep; add --point I or drop --trace", field="--trace")
     points = _select_points(job, args.point)
@@ -116,8 +125,13 @@ def _spawn_run(args: argparse.Namespace, job: Any, points: list[Any]) -> int:
     for i, p in enumerate(points):
         rid = base_id if len(points) == 1 else f"{base_id}-p{p.point_index}"
         traces.append(Path(args.trace) if args.trace else trace_path_for(p, rid, args.out))
-    rank_args = ["run", args.job, *sum((["--set", o] for o in args.overrides), []), "--run-id", base_id]
-    for flag, value in (("--out", args.out), ("--point", args.point), ("--trace", args.trace), ("--inject-fault", args.inject_fault)):
+    if args.resume:
+        rank_args = ["run", "--resume", args.resume]
+        traces = [Path(args.resume)]
+    else:
+        rank_args = ["run", args.job, *sum((["--set", o] for o in args.overrides), []), "--run-id", base_id]
+    for flag, value in (("--out", args.out), ("--point", None if args.resume else args.point),
+                        ("--trace", None if args.resume else args.trace), ("--inject-fault", args.inject_fault)):
         if value is not None:
             rank_args += [flag, str(value)]
     if args.force:
@@ -146,6 +160,7 @@ def _run_here(args: argparse.Namespace, points: list[Any]) -> int:
             force=args.force,
             quiet=args.quiet,
             fault=FaultSpec.parse(args.inject_fault) if args.inject_fault else None,
+            resume=bool(getattr(args, "resume", None)),
         )
         code = run_job(p, opts)
         worst = max(worst, code)

@@ -93,6 +93,8 @@ class RunOptions:
     quiet: bool = False
     fault: FaultSpec | None = None
     launcher: str = ""
+    #: continue the trace at ``trace_path`` from its checkpoint
+    resume: bool = False
 
 
 @dataclass
@@ -119,7 +121,9 @@ class Runner:
         self.trace_path: Path | None = None
         self.progress: Progress | None = None
         self._watchdog_stop = threading.Event()
+        self._done = threading.Event()
         self._old_handlers: dict[int, Any] = {}
+        self._wakeup: tuple[int, int] | None = None
 
     # ------------------------------------------------------------------ set-up
     def _setup_local(self) -> None:
@@ -129,7 +133,19 @@ class Runner:
         self.backend, self.comm, self.layout = self.ctx.backend, self.ctx.comm, self.ctx.clients
         self.problem, self.timer = self.ctx.problem, self.ctx.timer
         self.cuda_aware_how = self.backend.cuda_aware_how
-        if self.rank == 0:
+        self.checkpoint = None
+        if self.opts.resume:
+            from hpcsketch.tracing.reader import read_checkpoint
+
+            self.trace_path = Path(self.opts.trace_path)
+            self.checkpoint = read_checkpoint(self.trace_path, self.rank)
+            if self.checkpoint.world_size != self.size:
+                raise BadInput(
+                    f"was checkpointed on {self.checkpoint.world_size} ranks; resume it on {self.checkpoint.world_size} "
+                    f"(here {self.size}): per-client state lives on the rank that hosts the client",
+                    source=str(self.trace_path),
+                )
+        elif self.rank == 0:
             path = Path(self.opts.trace_path) if self.opts.trace_path else trace_path_for(job, self.run_id, self.opts.out)
             prepare_out_dir(path.parent)
             self.trace_path = path
@@ -148,7 +164,7 @@ class Runner:
         if not bad:
             return
         r, (code, text, tb) = bad[0]
-        if self.writer is not None and self.trace_path is not None:
+        if self.writer is not None and self.trace_path is not None and not self.opts.resume:
             # nothing ran: do not leave a trace of a run that never started
             try:
                 self.trace_path.unlink()
@@ -210,6 +226,15 @@ class Runner:
         except Exception as e:  # agreed on below: every rank stops with the first error
             err = e
         self._agree(err)
+        if self.opts.resume:
+            # only once every rank has read its checkpoint may rank 0 open the file for writing
+            err = None
+            if self.rank == 0:
+                try:
+                    self.writer = TraceWriter.reopen(self.trace_path, self.checkpoint.step)
+                except Exception as e:
+                    err = e
+            self._agree(err)
         self.trace_path = Path(self.world.bcast(str(self.trace_path) if self.rank == 0 else None, root=0))
         env = self._env_attrs()
         if self.rank == 0 and self.writer is not None:
@@ -226,6 +251,7 @@ class Runner:
         try:
             return self._loop()
         finally:
+            self._done.set()
             self._restore_signals()
             self._watchdog_stop.set()
             if self.progress is not None:
@@ -239,27 +265,32 @@ class Runner:
         diag_every = job.run.diagnostics_every
         ctrl = self.world.Dup()  # its own communicator: the control word never matches the method's collectives
         algo.start()
-        if self.rank == 0:
-            self.progress = Progress(job.name, rounds, enabled=job.run.progress and not self.opts.quiet)
         self.summary = _Summary()
-        self._pending_rows: list[tuple[int, dict, dict, Any]] = []
+        self._pending_rows: list[tuple[int, dict, dict, Any, float]] = []
         self._pending_eval: dict[int, dict[str, float]] = {}
         self._cum = {"bytes_uplink": 0.0, "bytes_mpi": 0.0, "bytes_downlink": 0.0}
         self.t_start = time.perf_counter()
         self._last_flush = self.t_start
-
-        t_eval = time.perf_counter()
-        self._pending_eval[0] = {**algo.evaluate(), "eval_seconds": time.perf_counter() - t_eval}
-        self._flush(comm, 0)
+        self._time_offset = 0.0
+        start = 0
+        if self.checkpoint is not None:
+            start = self._restore(self.checkpoint)
+        if self.rank == 0:
+            self.progress = Progress(job.name, rounds, enabled=job.run.progress and not self.opts.quiet, start=start)
+        if start == 0:
+            t_eval = time.perf_counter()
+            self._pending_eval[0] = {**algo.evaluate(), "eval_seconds": time.perf_counter() - t_eval}
+            self._flush(comm, 0)
+        ckpt_every = job.run.checkpoint_every
 
         flags_local = np.zeros(3, dtype=np.int32)
         flags_seen = np.zeros(3, dtype=np.int32)
         req = None
         pending_finite = None
         status, message = "completed", ""
-        step = 0
+        step = start
         fault = self.opts.fault if self.opts.fault and self.opts.fault.rank == self.rank else None
-        for t in range(rounds):
+        for t in range(start, rounds):
             if fault is not None and fault.round == t:
                 self._inject(fault)
             sampled = self.layout.sample(t)
@@ -274,7 +305,7 @@ class Runner:
                     algo.diagnostics(t)
             sent = comm.stats.take("train")
             self.ctx.metrics.add("bytes_mpi", float(sent.bytes))
-            self._pending_rows.append((step, self.ctx.metrics.take(), self.timer.take(), total))
+            self._pending_rows.append((step, self.ctx.metrics.take(), self.timer.take(), total, time.perf_counter()))
 
             # divergence: checked one round late so the device never waits for the host
             if pending_finite is not None and not _finite(pending_finite):
@@ -293,19 +324,24 @@ class Runner:
             flags_local[_FLUSH] = 0
 
             stopping = bool(flags_seen[_STOP] or flags_seen[_DIVERGED])
-            if eval_every and (step % eval_every == 0 or step == rounds) or step == rounds or stopping:
-                if not flags_seen[_DIVERGED]:
-                    t_eval = time.perf_counter()
-                    self._pending_eval[step] = {**algo.evaluate(), "eval_seconds": time.perf_counter() - t_eval}
-            if step % flush_every == 0 or step == rounds or stopping or flags_seen[_FLUSH]:
+            # the evaluation schedule does not depend on when a run stops: a resumed run
+            # then records exactly what an uninterrupted one would
+            if (eval_every and step % eval_every == 0 or step == rounds) and not flags_seen[_DIVERGED]:
+                t_eval = time.perf_counter()
+                self._pending_eval[step] = {**algo.evaluate(), "eval_seconds": time.perf_counter() - t_eval}
+            checkpoint = (stopping and not flags_seen[_DIVERGED]) or (ckpt_every and step % ckpt_every == 0 and step < rounds)
+            if step % flush_every == 0 or step == rounds or stopping or flags_seen[_FLUSH] or checkpoint:
                 self._flush(comm, step)
+            if checkpoint:
+                self._checkpoint(step)
             if self.progress is not None:
                 self.progress.advance(step)
             if stopping:
                 if flags_seen[_DIVERGED]:
                     status, message = "diverged", f"NaN or inf in the model by round {step}"
                 else:
-                    status, message = "interrupted", f"stopped by signal at round {step}"
+                    status, message = "interrupted", (f"stopped by signal at round {step}; "
+                                                      f"continue with hpcsketch run --resume {self.trace_path}")
                 break
         if req is not None:
             req.Wait()
@@ -318,21 +354,24 @@ class Runner:
     # ------------------------------------------------------------------ flushing
     def _flush(self, comm: Communicator, step: int) -> None:
         rows = []
-        for s, metrics, clocks, total in self._pending_rows:
+        for s, metrics, clocks, total, t_end in self._pending_rows:
             phases = clocks_to_seconds(clocks)
             phases["total"] = total.elapsed()
-            rows.append((s, {k: (float(v), c, r) for k, (v, c, r) in metrics.items()}, phases))
+            rows.append((s, {k: (float(v), c, r) for k, (v, c, r) in metrics.items()}, phases, t_end))
         self._pending_rows = []
         with comm.category("trace"):
-            gathered = comm.gather_object(rows, root=0)
+            gathered = comm.gather_object((rows, rss_mb()), root=0)
         now = time.perf_counter()
         self._last_flush = now
         if self.rank != 0:
             self._pending_eval.clear()
             return
         assert gathered is not None and self.writer is not None
+        memory = np.array([g[1] for g in gathered])
+        gathered = [g[0] for g in gathered]
         out_rows: list[dict[str, float]] = []
         steps = [r[0] for r in gathered[0]]
+        ends = {r[0]: r[3] for r in gathered[0]}
         timing = {p: np.zeros((len(steps), self.size)) for p in (*PHASES, "total")}
         for i, s in enumerate(steps):
             combined = combine_metrics([gathered[r][i][1] for r in range(self.size)])
@@ -348,8 +387,8 @@ class Runner:
             if s not in steps:
                 out_rows.append({"step": s})
         out_rows.sort(key=lambda r: r["step"])
-        elapsed = now - self.t_start
         for row in out_rows:
+            elapsed = self._time_offset + ends.get(row["step"], now) - self.t_start
             row.update(evals.get(row["step"], {}))
             for k in ("bytes_uplink", "bytes_mpi", "bytes_downlink"):
                 row.setdefault(k, 0.0)
@@ -363,8 +402,37 @@ class Runner:
                 self.summary.phase_sums[p] = self.summary.phase_sums.get(p, 0.0) + float(timing[p].sum())
             self.summary.phase_count += len(steps) * self.size
         self.writer.append(out_rows, timing, np.asarray(steps, dtype=np.int64))
+        self.writer.append_memory(step, memory)
         if self.progress is not None:
             self.progress.update_info(self.summary.last)
+
+    def _checkpoint(self, step: int) -> None:
+        """Every rank's algorithm state and rank 0's running totals go into the trace's /checkpoint."""
+        state = {k: self.backend.asnumpy(v).copy() for k, v in self.algo.state_dict().items()}
+        with self.comm.category("trace"):
+            states = self.comm.gather_object(state, root=0)
+        if self.rank != 0:
+            return
+        sm = self.summary
+        runner_state = {
+            "step": step,
+            "cum": self._cum,
+            "elapsed": self._time_offset + time.perf_counter() - self.t_start,
+            "summary": {"last": sm.last, "best_eval_accuracy": sm.best_eval_accuracy, "totals": sm.totals,
+                        "phase_sums": sm.phase_sums, "phase_count": sm.phase_count, "target": sm.target},
+        }
+        self.writer.write_checkpoint(step, runner_state, states)
+
+    def _restore(self, ckpt: Any) -> int:
+        """Load this rank's checkpointed state; returns the round to continue from."""
+        self.algo.load_state_dict(ckpt.state)
+        rs = ckpt.runner_state
+        self._cum = {k: float(v) for k, v in rs["cum"].items()}
+        self._time_offset = float(rs["elapsed"])
+        sm = rs["summary"]
+        self.summary = _Summary(last=sm["last"], best_eval_accuracy=float(sm["best_eval_accuracy"]), totals=sm["totals"],
+                                phase_sums=sm["phase_sums"], phase_count=int(sm["phase_count"]), target=sm["target"])
+        return int(ckpt.step)
 
     def _update_summary(self, row: dict[str, float]) -> None:
         sm = self.summary
@@ -398,7 +466,7 @@ class Runner:
     def _finish(self, status: str, message: str, step: int) -> None:
         if self.rank != 0 or self.writer is None:
             return
-        wall = time.perf_counter() - self.t_start
+        wall = self._time_offset + time.perf_counter() - self.t_start
         sm = self.summary
         summary: dict[str, Any] = {
             "rounds_done": step,
@@ -459,11 +527,47 @@ class Runner:
 
         for sig in (signal.SIGTERM, signal.SIGUSR1, signal.SIGINT):
             self._old_handlers[sig] = signal.signal(sig, handler)
+        # The handler above runs only when the main thread comes back from MPI. If a peer
+        # is dead it never does: the C-level handler still writes to this fd, and the
+        # watchdog gives the ranks grace seconds to stop together before it ends this one.
+        r, w = os.pipe()
+        os.set_blocking(w, False)
+        try:
+            signal.set_wakeup_fd(w, warn_on_full_buffer=False)
+        except ValueError:
+            os.close(r)
+            os.close(w)
+            return
+        self._wakeup = (r, w)
+        threading.Thread(target=self._signal_watchdog, args=(r,), name="hpcsketch-signal-watchdog", daemon=True).start()
+
+    def _signal_watchdog(self, fd: int) -> None:
+        try:
+            data = os.read(fd, 1)
+        except OSError:
+            return
+        if not data or self._done.is_set():
+            return
+        if self._done.wait(self.job.run.signal_grace):
+            return
+        if self.rank == 0 and self.writer is not None:
+            try:
+                self.writer.finish("interrupted", f"signal {data[0]}: the ranks did not stop together within "
+                                   f"{self.job.run.signal_grace:g} s (a peer is gone?); no checkpoint was written")
+            except Exception:
+                pass
+        os._exit(EXIT_INTERRUPTED)
 
     def _restore_signals(self) -> None:
         for sig, h in self._old_handlers.items():
             signal.signal(sig, h)
         self._old_handlers.clear()
+        if self._wakeup is not None:
+            signal.set_wakeup_fd(-1)
+            r, w = self._wakeup
+            os.close(w)
+            os.close(r)
+            self._wakeup = None
 
     def _start_watchdog(self) -> None:
         """Rank 0 marks the trace failed when another rank reports a fault (see report_fault)."""
@@ -510,6 +614,17 @@ class _SetupFailed(Exception):
         self.code = code
         self.text = text
         self.tb = tb
+
+
+def rss_mb() -> float:
+    """This process's resident memory (MB), from /proc where there is one."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+    except (OSError, ValueError, IndexError):
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
 
 
 def _finite(v: Any) -> bool:

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-import h5py
+from hpcsketch.tracing.reader import open_for_reading
 
 _IGNORED = {("run", "out"), ("run", "progress")}
 FINAL = ("completed", "diverged")
@@ -35,7 +35,7 @@ def finished_points(points: list[Any], out: str | None = None) -> set[int]:
     done: set[int] = set()
     for path in directory.glob("*.h5"):
         try:
-            with h5py.File(path, "r") as f:
+            with open_for_reading(path) as f:
                 status = f.attrs.get("status", "")
                 name = f.attrs.get("name", "")
                 resolved = f.attrs.get("job_resolved", "{}")

@@ -517,3 +517,22 @@ def option_for(dotted: str) -> Option | None:
     if sec not in SECTIONS:
         return None
     return section_keys(sec).get(key)
+
+
+def job_from_trace(path: str | os.PathLike[str]) -> Job:
+    """The exact job a trace ran (every resolved key, its sweep point), for ``--resume``."""
+    from hpcsketch.tracing.reader import read_trace
+
+    t = read_trace(path)
+    try:
+        resolved = json.loads(t.attrs["job_resolved"])
+        point = json.loads(t.attrs.get("sweep_point", "{}") or "{}")
+        overrides = json.loads(t.attrs.get("job_overrides", "[]") or "[]")
+    except (KeyError, ValueError):
+        raise JobError("does not record the job it ran (job_resolved); it cannot be resumed", source=str(path)) from None
+    # unset optional keys are stored as null; leaving them out gives the same defaults back
+    resolved = {sec: {k: v for k, v in keys.items() if v is not None} for sec, keys in resolved.items()}
+    job = validate(resolved, str(path))
+    job.point, job.text, job.overrides = point, t.attrs.get("job", ""), overrides
+    job.source = t.attrs.get("job_source", str(path))
+    return job

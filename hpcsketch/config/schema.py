@@ -35,6 +35,8 @@ RUN = (
     Option("target_accuracy", "float", None, "report rounds, bytes and time to reach this test accuracy", min=0.0, max=1.0, min_exclusive=True),
     Option("target_loss", "float", None, "report rounds, bytes and time to reach this eval loss (or optimality gap for quadratics)"),
     Option("progress", "bool", True, "progress bar / progress lines on rank 0"),
+    Option("checkpoint_every", "int", 0, "rounds between checkpoints in the trace (0: only when stopped by a signal)", min=0),
+    Option("signal_grace", "float", 20.0, "seconds the ranks get to stop together after SIGTERM/SIGUSR1 before a rank ends on its own", min=0.0, min_exclusive=True),
     Option("diagnostics_every", "int", 1, "rounds between diagnostics that need extra communication (sp(p), recovery error, consensus distance); 0: never. Their traffic is not counted in bytes_mpi", min=0),
 )
 

@@ -9,14 +9,12 @@ from the call's key, so augmentation is as reproducible as the minibatch.
 from __future__ import annotations
 
 import numpy as np
-import torch
-from torch.nn import functional as F
 
 from hpcsketch import seeding
 from hpcsketch.config.options import Option
 from hpcsketch.data import datasets
 from hpcsketch.errors import BadInput
-from hpcsketch.problems.torch_problem import TorchClassification
+from hpcsketch.problems.torch_problem import TorchClassification, torch
 
 PAD = 4
 
@@ -56,6 +54,6 @@ class CIFAR10(TorchClassification):
         # A flip is a reversed column index: crop and flip in one gather.
         cols = np.where(flip, dx + (w - 1) - np.arange(w), dx + np.arange(w))
         idx = self.to_device(np.stack([rows, cols]))
-        padded = F.pad(x, (PAD, PAD, PAD, PAD))
+        padded = torch.nn.functional.pad(x, (PAD, PAD, PAD, PAD))
         out = padded.gather(2, idx[0][:, None, :, None].expand(b, c, h, w + 2 * PAD))
         return out.gather(3, idx[1][:, None, None, :].expand(b, c, h, w))

@@ -18,18 +18,16 @@ from abc import abstractmethod
 from typing import Any, ClassVar, Mapping
 
 import numpy as np
-import torch
-from torch import nn
-from torch.nn import functional as F
 
 from hpcsketch import seeding
+from hpcsketch._lazy import lazy_import
 from hpcsketch.backend import Backend
 from hpcsketch.data import datasets
 from hpcsketch.data.partition import partition
-from hpcsketch.problems import models
 from hpcsketch.problems.base import Problem
-from hpcsketch.problems.flat import FlatParams
 from hpcsketch.problems.options import batch_size, model_name, read_options
+
+torch = lazy_import("torch")  # loaded when a torch problem is built, not when job files are validated
 
 
 def same_buffer(a: Any, b: Any) -> bool:
@@ -104,11 +102,14 @@ class TorchClassification(Problem):
         self._mean = None if ds.mean is None else torch.from_numpy(ds.mean).to(dev)
         self._inv_std = None if ds.std is None else torch.from_numpy(1.0 / ds.std).to(dev)
 
+        from hpcsketch.problems import models
+        from hpcsketch.problems.flat import FlatParams
+
         # Initial weights depend on the job seed only; fork_rng leaves the caller's RNG alone.
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seeding.derive(self.seed, "init"))
             model = models.build(self.model_name, ds.input_shape, ds.num_classes)
-        self.model: nn.Module = model
+        self.model: torch.nn.Module = model
         self.flat = FlatParams(model, dev, torch.float32)
         self.dim = self.flat.dim
         self.dtype = self.xp.float32
@@ -116,7 +117,7 @@ class TorchClassification(Problem):
         self._x = backend.from_torch(self.flat.params)
         self._g = backend.from_torch(self.flat.grads)
         # Only models that draw random numbers in forward need the torch RNG seeded per call.
-        self._seed_torch = any(isinstance(m, nn.modules.dropout._DropoutNd) for m in model.modules())
+        self._seed_torch = any(isinstance(m, torch.nn.modules.dropout._DropoutNd) for m in model.modules())
         self._training: bool | None = None
         self._sampler = Sampler()
 
@@ -134,7 +135,7 @@ class TorchClassification(Problem):
         if self._seed_torch:
             torch.manual_seed(seeding.derive(key, "torch"))
         self.flat.zero_grad()
-        loss = F.cross_entropy(self.model(inputs), targets)
+        loss = torch.nn.functional.cross_entropy(self.model(inputs), targets)
         loss.backward()
         return self.backend.from_torch(loss), self._g
 
@@ -155,7 +156,7 @@ class TorchClassification(Problem):
                 stop = min(hi, start + eb)
                 out = self.model(self.prepare(self.x_test[start:stop], None))
                 y = self.y_test[start:stop]
-                loss_sum += F.cross_entropy(out, y, reduction="sum").double()
+                loss_sum += torch.nn.functional.cross_entropy(out, y, reduction="sum").double()
                 correct += (out.argmax(dim=1) == y).sum()
         return {"loss_sum": float(loss_sum), "correct": float(correct), "count": float(max(0, hi - lo))}
 
@@ -211,7 +212,7 @@ class TorchClassification(Problem):
         (differentiable twice: Hessian-vector products via ``torch.func`` or double backward).
         Uses the module's current mode (dropout is active in training mode)."""
         out = torch.func.functional_call(self.model, self.flat.unflatten(params), (inputs,))
-        return F.cross_entropy(out, targets)
+        return torch.nn.functional.cross_entropy(out, targets)
 
     def _set_mode(self, training: bool) -> None:
         if self._training is not training:

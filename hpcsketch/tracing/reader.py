@@ -16,6 +16,14 @@ from hpcsketch.errors import BadInput
 from hpcsketch.tracing.schema import SCHEMA_VERSION
 
 
+def open_for_reading(path: str | os.PathLike[str]) -> h5py.File:
+    """Read without taking HDF5's file lock, so reading a live run's trace never blocks its writer."""
+    try:
+        return h5py.File(path, "r", locking=False)
+    except TypeError:  # h5py built without the locking option
+        return h5py.File(path, "r")
+
+
 def _s(v: Any) -> Any:
     if isinstance(v, bytes):
         return v.decode()
@@ -78,7 +86,7 @@ def read_trace(path: str | os.PathLike[str]) -> Trace:
     except OSError as e:
         raise BadInput(f"cannot be read ({e.strerror or e})", source=str(p)) from None
     try:
-        with h5py.File(p, "r") as f:
+        with open_for_reading(p) as f:
             attrs = {k: _s(v) for k, v in f.attrs.items()}
             if "schema_version" not in attrs:
                 raise BadInput("is an HDF5 file but not an hpcsketch trace (no schema_version attribute)", source=str(p))
@@ -105,3 +113,34 @@ def read_trace(path: str | os.PathLike[str]) -> Trace:
         raise BadInput(f"cannot be read as a trace (truncated or corrupt HDF5: {str(e).splitlines()[0]})", source=str(p)) from None
     # rows past the last flush of a metric that appeared late are NaN-filled by the writer
     return Trace(p, attrs, env, metrics, timing, summary, extra)
+
+
+@dataclass
+class Checkpoint:
+    step: int
+    world_size: int
+    runner_state: dict[str, Any]
+    state: dict[str, np.ndarray]  # this rank's algorithm state
+
+
+def read_checkpoint(path: str | os.PathLike[str], rank: int) -> Checkpoint:
+    """One rank's checkpoint from a trace (``--resume``), refusing what cannot be resumed."""
+    t = read_trace(path)  # schema and integrity checks first
+    if t.status == "completed":
+        raise BadInput("the run completed: there is nothing to resume", source=str(path))
+    try:
+        with open_for_reading(path) as f:
+            if "checkpoint" not in f:
+                raise BadInput(
+                    f"has no checkpoint (status {t.status}); runs write one when stopped by a signal "
+                    "and every [run] checkpoint_every rounds",
+                    source=str(path),
+                )
+            g = f["checkpoint"]
+            rg = g.get(f"rank{rank}")
+            state = {k.replace("|", "/"): ds[()] for k, ds in rg.items()} if rg is not None else {}
+            return Checkpoint(int(g.attrs["step"]), int(g.attrs["world_size"]), json.loads(_s(g.attrs["runner_state"])), state)
+    except BadInput:
+        raise
+    except (OSError, KeyError, ValueError) as e:
+        raise BadInput(f"its checkpoint cannot be read ({str(e).splitlines()[0]})", source=str(path)) from None

@@ -38,6 +38,8 @@ ROOT_ATTRS = {
     "git_commit": "commit of the hpcsketch checkout ('' when not a git checkout)",
     "writer_host": "host of rank 0 (to tell a dead run from a live one)",
     "writer_pid": "pid of rank 0",
+    "checkpoint_step": "round of the last checkpoint (absent when none was written)",
+    "resumed": "how many times the run was resumed (absent when never)",
 }
 
 ENV_ATTRS = {
@@ -74,6 +76,21 @@ TRACE_METRICS = {
 #: /timing/<phase>: (recorded rounds x ranks) seconds; /timing/step gives the round of each row
 TIMING_PHASES = ("compute", "compress", "communicate", "decompress", "update", "total")
 
+#: root attributes written only when they apply
+OPTIONAL_ROOT_ATTRS = ("checkpoint_step", "resumed")
+
+#: /memory: resident memory of every rank at each flush (soak runs show it stays flat)
+MEMORY = {
+    "step": "round of the flush (int64)",
+    "rss_mb": "(flushes x ranks) resident set size in MB",
+}
+
+#: /checkpoint: what --resume needs, replaced at every checkpoint
+CHECKPOINT = {
+    "attrs": "step, world_size, runner_state (JSON: running totals), written",
+    "rank<r>/<name>": "rank r's algorithm state arrays (model, residuals, momenta, control variates; '/' in names is '|')",
+}
+
 SUMMARY_ATTRS = {
     "rounds_done": "rounds completed",
     "wall_seconds": "seconds of training (rank 0)",
@@ -102,5 +119,7 @@ def schema_markdown() -> str:
         + "; `/timing/step` (int64) gives each row's round.",
         "",
     ]
+    lines += table("/memory", MEMORY)
+    lines += table("/checkpoint", CHECKPOINT)
     lines += table("/summary (attributes)", SUMMARY_ATTRS)
     return "\n".join(lines)

@@ -13,6 +13,7 @@ import errno
 import json
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -21,6 +22,28 @@ import numpy as np
 
 from hpcsketch.errors import BadInput
 from hpcsketch.tracing.schema import SCHEMA_VERSION, STATUSES, TIMING_PHASES
+
+
+#: how long a flush waits for a reader that holds the file's lock before giving up
+LOCK_WAIT_SECONDS = 30.0
+
+
+def open_for_append(path: str | os.PathLike[str], mode: str = "a") -> h5py.File:
+    """Open for writing, waiting out a reader that holds HDF5's file lock at this moment.
+
+    Readers of a live trace (``hpcsketch analyze``, a user's script) hold the file for
+    milliseconds; a flush must not fail because of them.
+    """
+    deadline = time.monotonic() + LOCK_WAIT_SECONDS
+    delay = 0.01
+    while True:
+        try:
+            return h5py.File(path, mode)
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(0.5, delay * 2)
 
 
 def now_iso() -> str:
@@ -63,7 +86,30 @@ class TraceWriter:
         self.path = Path(path)
         self.rows = 0
         self.timing_rows = 0
+        self.memory_rows = 0
         self._lock = threading.Lock()  # the failure watchdog may write the status from another thread
+
+    @classmethod
+    def reopen(cls, path: str | os.PathLike[str], keep_through_step: int) -> "TraceWriter":
+        """Continue an existing trace (``--resume``): rows after ``keep_through_step`` (recorded
+        after the checkpoint, before the run died) are dropped, so the resumed trace equals an
+        uninterrupted one."""
+        w = cls(path)
+        with w._lock, open_for_append(w.path, "a") as f:
+            for group, rows_attr in (("trace", "rows"), ("timing", "timing_rows"), ("memory", "memory_rows")):
+                g = f.get(group)
+                if g is None or "step" not in g:
+                    continue
+                keep = int(np.count_nonzero(g["step"][()] <= keep_through_step))
+                for ds in g.values():
+                    ds.resize((keep,) + ds.shape[1:])
+                setattr(w, rows_attr, keep)
+            f.attrs["status"] = "running"
+            f.attrs["message"] = ""
+            f.attrs["finished"] = ""
+            f.attrs["rounds_done"] = int(keep_through_step)
+            f.attrs["resumed"] = int(f.attrs.get("resumed", 0)) + 1
+        return w
 
     # -- creation -----------------------------------------------------------------------
     def create(self, attrs: Mapping[str, Any], env: Mapping[str, Any], *, force: bool = False) -> None:
@@ -72,7 +118,7 @@ class TraceWriter:
         if not force and self.path.exists():
             raise BadInput(f"{str(self.path)!r} exists; traces are never overwritten (pass --force to replace it)", field="trace")
         try:
-            with self._lock, h5py.File(self.path, mode) as f:
+            with self._lock, open_for_append(self.path, mode) as f:
                 f.attrs["schema_version"] = SCHEMA_VERSION
                 f.attrs["status"] = "running"
                 f.attrs["message"] = ""
@@ -97,7 +143,7 @@ class TraceWriter:
     def append(self, rows: list[Mapping[str, float]], timing: Mapping[str, np.ndarray] | None = None,
                timing_steps: np.ndarray | None = None, heartbeat_attrs: Mapping[str, Any] | None = None) -> None:
         """Append metric rows (dicts keyed by metric) and per-rank timing rows."""
-        with self._lock, h5py.File(self.path, "a") as f:
+        with self._lock, open_for_append(self.path, "a") as f:
             if rows:
                 self._append_rows(f["trace"], rows)
             if timing and timing_steps is not None and len(timing_steps):
@@ -126,6 +172,37 @@ class TraceWriter:
             ds[n0:] = col
         self.rows = n0 + n
 
+    def append_memory(self, step: int, rss_mb: np.ndarray) -> None:
+        """Resident memory of every rank at a flush (one row per flush)."""
+        with self._lock, open_for_append(self.path, "a") as f:
+            g = f.require_group("memory")
+            if "step" not in g:
+                g.create_dataset("step", shape=(0,), maxshape=(None,), dtype=np.int64, chunks=(256,))
+                g.create_dataset("rss_mb", shape=(0, len(rss_mb)), maxshape=(None, len(rss_mb)), dtype=np.float64,
+                                 chunks=(256, len(rss_mb)))
+            n = self.memory_rows
+            g["step"].resize((n + 1,))
+            g["step"][n] = step
+            g["rss_mb"].resize((n + 1, len(rss_mb)))
+            g["rss_mb"][n] = rss_mb
+            self.memory_rows = n + 1
+
+    def write_checkpoint(self, step: int, runner_state: Mapping[str, Any], states: list[Mapping[str, np.ndarray]]) -> None:
+        """Replace /checkpoint with every rank's algorithm state and the runner's totals at ``step``."""
+        with self._lock, open_for_append(self.path, "a") as f:
+            if "checkpoint" in f:
+                del f["checkpoint"]
+            g = f.create_group("checkpoint")
+            g.attrs["step"] = int(step)
+            g.attrs["world_size"] = len(states)
+            g.attrs["runner_state"] = json.dumps(runner_state)
+            g.attrs["written"] = now_iso()
+            for r, state in enumerate(states):
+                rg = g.create_group(f"rank{r}")
+                for k, v in state.items():
+                    rg.create_dataset(k.replace("/", "|"), data=v)
+            f.attrs["checkpoint_step"] = int(step)
+
     def _append_timing(self, g: h5py.Group, timing: Mapping[str, np.ndarray], steps: np.ndarray) -> None:
         n0, n = self.timing_rows, len(steps)
         width = next(iter(timing.values())).shape[1]
@@ -149,7 +226,7 @@ class TraceWriter:
     def finish(self, status: str, message: str = "", summary: Mapping[str, Any] | None = None,
                extra_attrs: Mapping[str, Any] | None = None) -> None:
         assert status in STATUSES, status
-        with self._lock, h5py.File(self.path, "a") as f:
+        with self._lock, open_for_append(self.path, "a") as f:
             f.attrs["status"] = status
             f.attrs["message"] = message
             f.attrs["finished"] = now_iso() if status != "running" else ""
@@ -168,7 +245,7 @@ def mark_status(path: str | os.PathLike[str], status: str, message: str, *, only
     Returns True when the file was changed.
     """
     try:
-        with h5py.File(path, "a") as f:
+        with open_for_append(path, "a") as f:
             current = f.attrs.get("status", "")
             if isinstance(current, bytes):
                 current = current.decode()

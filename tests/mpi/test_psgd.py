@@ -10,7 +10,7 @@ from mpi4py import MPI
 from hpcsketch.config.job import parse_job
 from hpcsketch.runner import Runner, RunOptions
 from hpcsketch.tracing.reader import read_trace
-from hpcsketch.tracing.schema import ENV_ATTRS, ROOT_ATTRS, SCHEMA_VERSION, TIMING_PHASES
+from hpcsketch.tracing.schema import ENV_ATTRS, OPTIONAL_ROOT_ATTRS, ROOT_ATTRS, SCHEMA_VERSION, TIMING_PHASES
 
 pytestmark = pytest.mark.mpi(min_size=2)
 
@@ -90,7 +90,8 @@ def test_trace_schema_and_byte_counts(comm, shared_tmp):
     t = read_trace(r.trace_path)
     with h5py.File(r.trace_path) as f:
         for key in ROOT_ATTRS:
-            assert key in f.attrs, key
+            assert key in f.attrs or key in OPTIONAL_ROOT_ATTRS, key
+        assert f["memory/rss_mb"].shape[1] == P and (f["memory/rss_mb"][()] > 10).all()
         for key in ENV_ATTRS:
             for k in key.split(", "):
                 assert k in f["env"].attrs, k
