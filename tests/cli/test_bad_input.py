@@ -111,10 +111,13 @@ def test_good_job_validates(capsys, tmp_path):
 
 def test_usage_errors_are_one_line(capsys):
     with pytest.raises(SystemExit) as e:
-        main(["run"])
+        main(["run", "job.toml", "--no-such-flag"])
     assert e.value.code == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "error" in err
+    assert main(["run"]) == 2  # no job and no --resume
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "give a job file" in err
 
 
 def test_real_cli_bad_job_and_unwritable_out(tmp_path):
