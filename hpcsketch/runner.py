@@ -188,6 +188,7 @@ class Runner:
             "git_commit": environment.git_commit(),
             "writer_host": environment.hostname(),
             "writer_pid": os.getpid(),
+            **self.algo.trace_attrs(),
         }
 
     def _env_attrs(self) -> dict[str, Any]:

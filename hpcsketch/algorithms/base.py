@@ -66,6 +66,10 @@ class Algorithm(ABC):
         """Held-out metrics of :meth:`model`, the test set split over the ranks."""
         return evaluate_distributed(self.problem, self.comm, self.model())
 
+    def trace_attrs(self) -> dict[str, Any]:
+        """Root attributes this method adds to the trace (rank 0, at set-up; e.g. a topology's spectral gap)."""
+        return {}
+
     # -- checkpointing ----------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         return {"x": self.x}
@@ -107,6 +111,11 @@ def evaluate_distributed(problem: Any, comm: Any, x: Any, prefix: str = "eval_")
     part = problem.evaluate(x, comm.rank, comm.size)
     with comm.category("eval"):
         parts = comm.allgather_object({k: float(v) for k, v in part.items()})
+    return summarize_parts(parts, prefix)
+
+
+def summarize_parts(parts: list[dict[str, float]], prefix: str = "eval_") -> dict[str, float]:
+    """Held-out sums of disjoint parts (see :meth:`Problem.evaluate`) as eval metrics."""
     total: dict[str, float] = {}
     for p in parts:
         for k, v in p.items():
