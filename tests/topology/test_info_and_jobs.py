@@ -88,3 +88,10 @@ def test_choco_accepts_compressors_but_dsgd_does_not():
     parse_job(text.replace('kind = "dsgd"', 'kind = "choco_sgd"'), "d.toml")
     with pytest.raises(JobError, match=r"\[compressor\] kind = \"perm_q\".*expected one of"):
         parse_job(text.replace('kind = "dsgd"', 'kind = "choco_sgd"').replace('"topk"', '"perm_q"'), "d.toml")
+
+
+def test_choco_needs_a_static_topology():
+    text = JOB.format(kind="one_peer_exponential").replace('kind = "dsgd"', 'kind = "choco_sgd"')
+    with pytest.raises(JobError, match=r'\[topology\] kind = "one_peer_exponential": choco_sgd .* static topology'):
+        parse_job(text, "d.toml")
+    parse_job(text.replace('kind = "choco_sgd"', 'kind = "dsgd"'), "d.toml")
