@@ -108,3 +108,21 @@ def test_one_peer_exponential_period_reaches_exact_average(np_backend, comm):
     np.testing.assert_allclose(x, X.mean(axis=0), rtol=1e-13, atol=1e-14)
     for nc in comms:
         nc.free()
+
+
+def test_bench_neighbors_rows_carry_bench_one_keys_and_the_allreduce_ratio(np_backend, comm):
+    from hpcsketch.bench.comm import bench_one
+    from hpcsketch.bench.neighbors import bench_neighbors
+
+    c = make_comm(np_backend)
+    rows = bench_neighbors("neighbor_allgather:all", [64, 4096], c, np_backend, iters_scale=0.01, quiet=True)
+    kinds = {r["op"] for r in rows}
+    assert {"neighbor_allgather:ring", "neighbor_allgather:complete", "neighbor_allgather:one_peer_exponential"} <= kinds
+    assert len(rows) == 2 * len(kinds)
+    reference = set(bench_one("allreduce", 64, c, np_backend, 0.01))
+    for r in rows:
+        assert reference <= set(r)
+        assert r["bytes"] in (64, 4096) and r["median_us"] > 0 and r["allreduce_median_us"] > 0
+        assert r["vs_allreduce"] == pytest.approx(r["median_us"] / r["allreduce_median_us"])
+        assert r["min_us"] <= r["avg_us"] <= r["max_us"]
+    assert {r["max_degree"] for r in rows if r["op"].endswith(":complete")} == {c.size - 1}
