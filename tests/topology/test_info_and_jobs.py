@@ -95,3 +95,17 @@ def test_choco_needs_a_static_topology():
     with pytest.raises(JobError, match=r'\[topology\] kind = "one_peer_exponential": choco_sgd .* static topology'):
         parse_job(text, "d.toml")
     parse_job(text.replace('kind = "choco_sgd"', 'kind = "dsgd"'), "d.toml")
+
+
+@pytest.mark.parametrize("P", [4, 8])
+def test_decentralized_job_validates_at_four_and_eight_ranks(P):
+    from pathlib import Path
+
+    from hpcsketch.config.job import load_job
+
+    job = load_job(Path(__file__).resolve().parents[2] / "jobs" / "decentralized.toml", world_size=P)
+    points = job.points()
+    assert len(points) == 16
+    assert {p.topology.kind for p in points} == {"ring", "torus", "exponential", "star"}
+    assert {p.compressor.kind for p in points} == {"none", "qsgd", "topk", "sign"}
+    assert all(p.algorithm.kind == "choco_sgd" and p.clients.partition == "dirichlet" for p in points)
