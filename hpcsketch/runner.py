@@ -119,6 +119,7 @@ class Runner:
         self.trace_path: Path | None = None
         self.progress: Progress | None = None
         self._watchdog_stop = threading.Event()
+        self._watchdog: threading.Thread | None = None
         self._old_handlers: dict[int, Any] = {}
 
     # ------------------------------------------------------------------ set-up
@@ -238,6 +239,10 @@ class Runner:
         finally:
             self._restore_signals()
             self._watchdog_stop.set()
+            if self._watchdog is not None:
+                # its closure may hold the last reference to the run (torch tensors): let it end now,
+                # not during interpreter shutdown, where a thread freeing a torch tensor aborts the process
+                self._watchdog.join()
             if self.progress is not None:
                 self.progress.close()
 
@@ -490,7 +495,8 @@ class Runner:
                     except (OSError, ValueError):
                         continue
 
-        threading.Thread(target=watch, name="hpcsketch-fault-watchdog", daemon=True).start()
+        self._watchdog = threading.Thread(target=watch, name="hpcsketch-fault-watchdog", daemon=True)
+        self._watchdog.start()
 
 
 class _SetupFailed(Exception):
