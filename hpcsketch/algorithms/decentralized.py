@@ -23,13 +23,13 @@ from typing import Any
 
 import numpy as np
 
-from hpcsketch.algorithms.base import Algorithm, summarize_parts
+from hpcsketch.algorithms.base import Algorithm, HeavyBall, summarize_parts
 from hpcsketch.algorithms.context import RunContext
 from hpcsketch.comm.neighbor import NeighborComm
 from hpcsketch.topology.network import build
 
 
-class Node(Algorithm):
+class Node(HeavyBall, Algorithm):
     decentralized = True
 
     def __init__(self, ctx: RunContext):
@@ -38,7 +38,7 @@ class Node(Algorithm):
         self.nodes = ctx.comm.size
         self.network = build(ctx.job.topology.kind, self.nodes, dict(ctx.job.topology))
         self.g = self.xp.zeros_like(self.x)
-        self.m = self.xp.zeros_like(self.x) if self.opts.momentum else None
+        self.init_momentum()
         self._xbar = self.xp.empty_like(self.x)
         self._neighbors: list[NeighborComm] = []
         # this node's row of each W_t, as arrays of the run's dtype (in-neighbour order)
@@ -97,11 +97,7 @@ class Node(Algorithm):
 
     def direction(self, g: Any) -> Any:
         """The step direction: g, or the node's heavy-ball momentum m <- beta m + g."""
-        if self.m is None:
-            return g
-        self.m *= self.opts.momentum
-        self.m += g
-        return self.m
+        return self.heavy_ball(g)
 
     def record_gossip(self, nc: NeighborComm, n_clients: int, nbytes: int, received: int | None = None) -> None:
         """This node sent ``nbytes`` to each of ``nc``'s out-neighbours and got ``received`` bytes
@@ -147,12 +143,3 @@ class Node(Algorithm):
 
     def trace_attrs(self) -> dict[str, Any]:
         return self.network.attrs()
-
-    # -- checkpointing ------------------------------------------------------------------
-    def state_dict(self) -> dict[str, Any]:
-        return {**super().state_dict(), **({"m": self.m} if self.m is not None else {})}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        super().load_state_dict(state)
-        if self.m is not None:
-            self.m[...] = self.xp.asarray(state["m"])
