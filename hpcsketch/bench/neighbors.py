@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from hpcsketch.bench.comm import _h, iterations
+from hpcsketch.bench.comm import _h, iterations, timing_row
 from hpcsketch.comm.neighbor import NeighborComm
 from hpcsketch.errors import BadInput
 from hpcsketch.topology import REGISTRY
@@ -97,32 +97,17 @@ def bench_topology(kind: str, nbytes: int, comm: Any, backend: Any, comms: list[
             if name not in best or t.mean() < best[name].mean():
                 best[name] = t
     nan = np.full(iters, np.nan)
-    local = np.array([best["neighbor"].mean(), np.median(best["neighbor"]), best.get("raw", nan).mean(),
-                      best["allreduce"].mean(), np.median(best["allreduce"])])
-    tmin, tmax, tsum = (np.empty_like(local) for _ in range(3))
-    mpi.Allreduce(local, tmin, op=MPI.MIN)
-    mpi.Allreduce(local, tmax, op=MPI.MAX)
-    mpi.Allreduce(local, tsum, op=MPI.SUM)
-    tavg = tsum / comm.size
-    algbw = size / tmax[0] / 1e9 if tmax[0] > 0 else 0.0
-    degree = max(nc.outdegree for nc in comms)
-    degree = int(mpi.allreduce(degree, op=MPI.MAX))
+    local = np.array([best["neighbor"].mean(), best.get("raw", nan).mean(), np.median(best["neighbor"]),
+                      np.median(best["allreduce"]), best["allreduce"].mean()])
+    row, tavg = timing_row(mpi, local, size, iters, 1.0)  # busbw factor 1 for neighbour collectives
+    degree = int(mpi.allreduce(max(nc.outdegree for nc in comms), op=MPI.MAX))
     return {
         "op": f"neighbor_allgather:{kind}",
-        "bytes": size,
-        "iters": iters,
-        "min_us": tmin[0] * 1e6,
-        "avg_us": tavg[0] * 1e6,
-        "max_us": tmax[0] * 1e6,
-        "algbw_GBps": algbw,
-        "busbw_GBps": algbw,  # factor 1 for neighbour collectives
-        "raw_avg_us": tavg[2] * 1e6,
-        "raw_max_us": tmax[2] * 1e6,
-        "overhead": tavg[0] / tavg[2] if tavg[2] > 0 else float("nan"),
-        "median_us": tavg[1] * 1e6,
-        "allreduce_avg_us": tavg[3] * 1e6,
-        "allreduce_median_us": tavg[4] * 1e6,
-        "vs_allreduce": tavg[1] / tavg[4] if tavg[4] > 0 else float("nan"),
+        **row,
+        "median_us": tavg[2] * 1e6,
+        "allreduce_median_us": tavg[3] * 1e6,
+        "allreduce_avg_us": tavg[4] * 1e6,
+        "vs_allreduce": tavg[2] / tavg[3] if tavg[3] > 0 else float("nan"),
         "max_degree": degree,
     }
 

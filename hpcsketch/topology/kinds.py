@@ -3,7 +3,7 @@ round, which node counts it accepts, and the graph(s) of one period."""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Mapping, Sequence
+from typing import Any, Callable, ClassVar, Mapping, Sequence
 
 from hpcsketch.config.options import Option
 from hpcsketch.topology import graphs
@@ -22,6 +22,8 @@ class Topology:
     time_varying: ClassVar[bool] = False
     #: one line for ``hpcsketch info`` and the README
     doc: ClassVar[str] = ""
+    #: the generator of a static topology's graph on P nodes
+    generator: ClassVar[Callable[[int], Graph] | None] = None
 
     @classmethod
     def node_problem(cls, nodes: int, opts: Mapping[str, Any]) -> tuple[str, str] | None:
@@ -30,21 +32,21 @@ class Topology:
 
     @classmethod
     def graphs(cls, nodes: int, opts: Mapping[str, Any]) -> list[Graph]:
-        raise NotImplementedError
+        """The graphs of one period (one graph for a static topology)."""
+        assert cls.generator is not None, f"{cls.__name__} sets neither generator nor graphs"
+        return [cls.generator(nodes)]
 
 
 class Ring(Topology):
     kind = "ring"
     doc = "node i linked to i - 1 and i + 1"
-
-    @classmethod
-    def graphs(cls, nodes: int, opts: Mapping[str, Any]) -> list[Graph]:
-        return [graphs.ring(nodes)]
+    generator = staticmethod(graphs.ring)
 
 
 class Torus(Topology):
     kind = "torus"
     doc = "2-D torus a x b, the most nearly square factorisation of P (a, b >= 2)"
+    generator = staticmethod(graphs.torus)
 
     @classmethod
     def node_problem(cls, nodes: int, opts: Mapping[str, Any]) -> tuple[str, str] | None:
@@ -55,18 +57,11 @@ class Torus(Topology):
             return "kind", f"{nodes} ranks do not factor as a x b with a, b >= 2 (it is prime); use another rank count or topology"
         return None
 
-    @classmethod
-    def graphs(cls, nodes: int, opts: Mapping[str, Any]) -> list[Graph]:
-        return [graphs.torus(nodes)]
-
 
 class Exponential(Topology):
     kind = "exponential"
     doc = "static, undirected: node i linked to i +- 2^k for every 2^k < P"
-
-    @classmethod
-    def graphs(cls, nodes: int, opts: Mapping[str, Any]) -> list[Graph]:
-        return [graphs.exponential(nodes)]
+    generator = staticmethod(graphs.exponential)
 
 
 class OnePeerExponential(Topology):
@@ -82,19 +77,13 @@ class OnePeerExponential(Topology):
 class Star(Topology):
     kind = "star"
     doc = "node 0 linked to every other node"
-
-    @classmethod
-    def graphs(cls, nodes: int, opts: Mapping[str, Any]) -> list[Graph]:
-        return [graphs.star(nodes)]
+    generator = staticmethod(graphs.star)
 
 
 class Complete(Topology):
     kind = "complete"
     doc = "every node linked to every other node"
-
-    @classmethod
-    def graphs(cls, nodes: int, opts: Mapping[str, Any]) -> list[Graph]:
-        return [graphs.complete(nodes)]
+    generator = staticmethod(graphs.complete)
 
 
 class RandomRegular(Topology):

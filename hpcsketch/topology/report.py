@@ -43,7 +43,7 @@ def topology_options(kind: str, weights: str, pairs: list[str]) -> dict[str, Any
 
 def describe(net: Network) -> str:
     lines = [f"topology {net.kind} on {net.nodes} nodes, {net.scheme} weights"
-             + (f", time-varying with period {net.period}" if net.time_varying else "")]
+             + (f", time-varying with period {net.period}" if net.time_varying else ""), f"({REGISTRY.get(net.kind).doc})"]
     for t, (g, rows) in enumerate(zip(net.graphs, net.rows)):
         if net.time_varying:
             lines.append(f"-- round t = {t} (mod {net.period})")
