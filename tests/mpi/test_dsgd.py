@@ -6,6 +6,7 @@ import pytest
 
 from _decentral_helpers import job_text, one_round, prepared, rank_vector, run, stacked
 from hpcsketch.tracing.reader import read_trace
+from hpcsketch.tracing.schema import DECENTRALIZED_ATTRS
 
 pytestmark = pytest.mark.mpi(min_size=2)
 
@@ -83,6 +84,9 @@ def test_trace_records_topology_consensus_worst_node_and_bytes(comm, shared_tmp)
         net = r.algo.network
         assert t.attrs["topology"] == "torus" and t.attrs["spectral_gap"] == pytest.approx(net.gap)
         assert t.attrs["topology_weights"] == "metropolis"
+        for key in DECENTRALIZED_ATTRS:
+            for k in key.split(", "):
+                assert (k in t.attrs) == (k != "spectral_gaps_per_round"), k  # per-round gaps: time-varying graphs only
         m = t.metrics
         assert np.isfinite(m["consensus_distance"][1:]).all() and (m["consensus_distance"][1:] > 0).all()
         d = r.problem.dim
