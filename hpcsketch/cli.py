@@ -228,6 +228,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
+    if args.topology is not None:  # a description of a graph: no MPI needed
+        from hpcsketch.topology.report import info
+
+        return info(args.topology, args.nodes, args.weights, args.option)
     from mpi4py import MPI
 
     from hpcsketch import environment
@@ -312,7 +316,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--schema", action="store_true", help="print the HDF5 trace schema (markdown)")
     p.set_defaults(func=cmd_validate)
 
-    p = sub.add_parser("info", help="MPI library, world size, CUDA-awareness, devices, versions")
+    p = sub.add_parser("info", help="MPI library, world size, CUDA-awareness, devices, versions; or a topology (--topology)")
+    p.add_argument("--topology", default=None, metavar="KIND",
+                   help="describe this [topology] kind instead: neighbour lists, degrees, W, checks, spectral gap")
+    p.add_argument("--nodes", type=int, default=None, metavar="P", help="with --topology: number of nodes (ranks)")
+    p.add_argument("--weights", default="metropolis", help="with --topology: mixing weights (metropolis | uniform)")
+    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                   help="with --topology: another [topology] key, e.g. --option degree=4 (repeatable)")
     p.set_defaults(func=cmd_info)
 
     _add_bench(sub)

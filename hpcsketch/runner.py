@@ -122,6 +122,8 @@ class Runner:
         self.progress: Progress | None = None
         self._watchdog_stop = threading.Event()
         self._done = threading.Event()
+        self._watchdog: threading.Thread | None = None
+        self._signal_thread: threading.Thread | None = None
         self._old_handlers: dict[int, Any] = {}
         self._wakeup: tuple[int, int] | None = None
 
@@ -195,6 +197,7 @@ class Runner:
             "git_commit": environment.git_commit(),
             "writer_host": environment.hostname(),
             "writer_pid": os.getpid(),
+            **self.algo.trace_attrs(),
         }
 
     def _env_attrs(self) -> dict[str, Any]:
@@ -254,6 +257,10 @@ class Runner:
             self._done.set()
             self._restore_signals()
             self._watchdog_stop.set()
+            # the watchdogs' closures may hold the last reference to the run (torch tensors): let them
+            # end now, not during interpreter shutdown, where a thread freeing a torch tensor aborts
+            if self._watchdog is not None:
+                self._watchdog.join(timeout=5)
             if self.progress is not None:
                 self.progress.close()
 
@@ -539,7 +546,9 @@ class Runner:
             os.close(w)
             return
         self._wakeup = (r, w)
-        threading.Thread(target=self._signal_watchdog, args=(r,), name="hpcsketch-signal-watchdog", daemon=True).start()
+        self._signal_thread = threading.Thread(target=self._signal_watchdog, args=(r,), name="hpcsketch-signal-watchdog",
+                                               daemon=True)
+        self._signal_thread.start()
 
     def _signal_watchdog(self, fd: int) -> None:
         try:
@@ -565,7 +574,9 @@ class Runner:
         if self._wakeup is not None:
             signal.set_wakeup_fd(-1)
             r, w = self._wakeup
-            os.close(w)
+            os.close(w)  # the watchdog's read returns (end of file) and the thread ends
+            if self._signal_thread is not None:
+                self._signal_thread.join(timeout=5)
             os.close(r)
             self._wakeup = None
 
@@ -586,7 +597,8 @@ class Runner:
                     except (OSError, ValueError):
                         continue
 
-        threading.Thread(target=watch, name="hpcsketch-fault-watchdog", daemon=True).start()
+        self._watchdog = threading.Thread(target=watch, name="hpcsketch-fault-watchdog", daemon=True)
+        self._watchdog.start()
 
 
 def build(job: Job, world: MPI.Comm) -> tuple[RunContext, Any]:

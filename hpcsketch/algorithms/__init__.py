@@ -16,5 +16,7 @@ REGISTRY = Registry(
         "scaffold": "hpcsketch.algorithms.scaffold:Scaffold",
         "scaffold_m": "hpcsketch.algorithms.scaffold:ScaffoldM",
         "fedavg_m": "hpcsketch.algorithms.fedavg_m:FedAvgM",
+        "dsgd": "hpcsketch.algorithms.dsgd:DSGD",
+        "choco_sgd": "hpcsketch.algorithms.choco_sgd:ChocoSGD",
     },
 )

@@ -68,6 +68,10 @@ class Algorithm(ABC):
         """Held-out metrics of :meth:`model`, the test set split over the ranks."""
         return evaluate_distributed(self.problem, self.comm, self.model())
 
+    def trace_attrs(self) -> dict[str, Any]:
+        """Root attributes this method adds to the trace (rank 0, at set-up; e.g. a topology's spectral gap)."""
+        return {}
+
     # -- checkpointing ----------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         return {"x": self.x}
@@ -100,6 +104,35 @@ class Algorithm(ABC):
         self.metrics.add("clients", float(n_clients))
 
 
+class HeavyBall:
+    """Mixin for an Algorithm: an optional heavy-ball buffer m <- beta m + v (beta = ``[algorithm] momentum``).
+
+    Put it before Algorithm in the bases; call :meth:`init_momentum` in ``__init__``.
+    The buffer is checkpointed as ``"m"``.
+    """
+
+    m: Any
+
+    def init_momentum(self) -> None:
+        self.m = self.xp.zeros_like(self.x) if self.opts.momentum else None  # type: ignore[attr-defined]
+
+    def heavy_ball(self, v: Any) -> Any:
+        """``v`` itself without momentum; else the updated buffer m."""
+        if self.m is None:
+            return v
+        self.m *= self.opts.momentum  # type: ignore[attr-defined]
+        self.m += v
+        return self.m
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), **({"m": self.m} if self.m is not None else {})}  # type: ignore[misc]
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)  # type: ignore[misc]
+        if self.m is not None:
+            self.m[...] = self.xp.asarray(state["m"])  # type: ignore[attr-defined]
+
+
 def evaluate_distributed(problem: Any, comm: Any, x: Any, prefix: str = "eval_") -> dict[str, float]:
     """Each rank evaluates a disjoint part of the held-out set; the sums are combined.
 
@@ -109,6 +142,11 @@ def evaluate_distributed(problem: Any, comm: Any, x: Any, prefix: str = "eval_")
     part = problem.evaluate(x, comm.rank, comm.size)
     with comm.category("eval"):
         parts = comm.allgather_object({k: float(v) for k, v in part.items()})
+    return summarize_parts(parts, prefix)
+
+
+def summarize_parts(parts: list[dict[str, float]], prefix: str = "eval_") -> dict[str, float]:
+    """Held-out sums of disjoint parts (see :meth:`Problem.evaluate`) as eval metrics."""
     total: dict[str, float] = {}
     for p in parts:
         for k, v in p.items():

@@ -111,8 +111,6 @@ def _time(fn: Callable[[], Any], warmup: int, iters: int, sync: Callable[[], Non
 
 def bench_one(op: str, nbytes: int, comm: Any, backend: Any, scale: float = 1.0) -> dict[str, float]:
     """Time the harness call and the raw mpi4py call on the same buffers; stats over ranks."""
-    from mpi4py import MPI
-
     mpi = comm.mpi
     n = comm.size
     xp = backend.xp
@@ -153,14 +151,20 @@ def bench_one(op: str, nbytes: int, comm: Any, backend: Any, scale: float = 1.0)
         times_h.append(_time(harness, warmup, iters, sync, mpi.Barrier))
     t_h = min(times_h)
     t_raw = min(times_raw) if times_raw else float("nan")
-    stats = np.array([t_h, t_raw], dtype=np.float64)
-    tmin = np.empty_like(stats)
-    tmax = np.empty_like(stats)
-    tsum = np.empty_like(stats)
-    mpi.Allreduce(stats, tmin, op=MPI.MIN)
-    mpi.Allreduce(stats, tmax, op=MPI.MAX)
-    mpi.Allreduce(stats, tsum, op=MPI.SUM)
-    tavg = tsum / n
+    row, _ = timing_row(mpi, np.array([t_h, t_raw], dtype=np.float64), size, iters, bus_factor(op, n))
+    return row
+
+
+def timing_row(mpi: Any, local: np.ndarray, size: int, iters: int, factor: float) -> tuple[dict[str, float], np.ndarray]:
+    """The table's columns from this rank's seconds per call: ``local[0]`` the harness's, ``local[1]``
+    raw mpi4py's, any further entries the caller's. Returns (row, mean over ranks of every entry)."""
+    from mpi4py import MPI
+
+    tmin, tmax, tsum = (np.empty_like(local) for _ in range(3))
+    mpi.Allreduce(local, tmin, op=MPI.MIN)
+    mpi.Allreduce(local, tmax, op=MPI.MAX)
+    mpi.Allreduce(local, tsum, op=MPI.SUM)
+    tavg = tsum / mpi.Get_size()
     algbw = size / tmax[0] / 1e9 if tmax[0] > 0 else 0.0
     return {
         "bytes": size,
@@ -169,11 +173,11 @@ def bench_one(op: str, nbytes: int, comm: Any, backend: Any, scale: float = 1.0)
         "avg_us": tavg[0] * 1e6,
         "max_us": tmax[0] * 1e6,
         "algbw_GBps": algbw,
-        "busbw_GBps": algbw * bus_factor(op, n),
+        "busbw_GBps": algbw * factor,
         "raw_avg_us": tavg[1] * 1e6,
         "raw_max_us": tmax[1] * 1e6,
         "overhead": tavg[0] / tavg[1] if tavg[1] > 0 else float("nan"),
-    }
+    }, tavg
 
 
 def sizes_between(lo: int, hi: int) -> list[int]:

@@ -497,6 +497,13 @@ def check_combination(job: Job, *, world_size: int | None = None) -> None:
             _where("clients", "participation", s["clients"]["participation"]),
             f"decentralized algorithm {s['algorithm']['kind']!r} has every node take part each round; expected 1.0",
         )
+    if decentralized and world_size is not None:
+        from hpcsketch.topology.network import node_problem
+
+        problem = node_problem(s["topology"]["kind"], world_size, s["topology"])
+        if problem:
+            key, msg = problem
+            fail(_where("topology", key, s["topology"][key]), msg)
     run = s["run"]
     if run["eval_every"] > run["rounds"]:
         run["eval_every"] = run["rounds"]

@@ -42,6 +42,16 @@ ROOT_ATTRS = {
     "resumed": "how many times the run was resumed (absent when never)",
 }
 
+#: root attributes of runs of a decentralized method (dsgd, choco_sgd) only
+DECENTRALIZED_ATTRS = {
+    "topology": "[topology] kind",
+    "topology_weights": "metropolis or uniform",
+    "topology_period": "rounds before a time-varying graph repeats (1 for a static one)",
+    "topology_min_degree, topology_max_degree": "node degrees (of the first graph of the period)",
+    "spectral_gap": "1 - abs(lambda_2(W)) (time-varying: of the period's product W_{T-1} ... W_0)",
+    "spectral_gaps_per_round": "1 - abs(lambda_2(W_t)) for each round of the period (time-varying only)",
+}
+
 ENV_ATTRS = {
     "mpi_library": "MPI library version string",
     "mpi_vendor": "MPI vendor and version",
@@ -70,7 +80,10 @@ TRACE_METRICS = {
     "bytes_mpi": "bytes all ranks handed to MPI collectives as send buffers in the round (an Allreduce of b bytes on P ranks counts P*b)",
     "cum_bytes_uplink": "running total of bytes_uplink",
     "cum_bytes_mpi": "running total of bytes_mpi",
-    "<metric>": "method-specific metrics (e.g. grad_sparsity, recovery_error, consensus_distance)",
+    "consensus_distance": "decentralized: mean_i ||x_i - x_bar||^2 over the nodes after the round",
+    "bytes_per_neighbor": "decentralized: bytes a node sent to each of its out-neighbours in the round (mean over nodes)",
+    "eval_worst_loss, eval_worst_accuracy": "decentralized: the worst node's own model on the whole held-out set (eval_loss / eval_accuracy are the average model's)",
+    "<metric>": "method-specific metrics (e.g. grad_sparsity, recovery_error)",
 }
 
 #: /timing/<phase>: (recorded rounds x ranks) seconds; /timing/step gives the round of each row
@@ -111,6 +124,7 @@ def schema_markdown() -> str:
 
     lines = [f"Schema version {SCHEMA_VERSION}.", ""]
     lines += table("/ (root attributes)", ROOT_ATTRS)
+    lines += table("/ (root attributes of decentralized runs)", DECENTRALIZED_ATTRS)
     lines += table("/env (attributes)", ENV_ATTRS)
     lines += table("/trace/<metric> (1-D float64 datasets, one row per step; `step` is int64)", TRACE_METRICS)
     lines += [
