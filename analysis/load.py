@@ -216,6 +216,9 @@ def _run_row(t: Trace, rid: str, flat: dict[str, Any], steps: pd.DataFrame) -> d
         row[KEY_COLUMNS[dotted]] = _scalar(flat.get(dotted))
     for k, v in t.sweep_point.items():
         row[KEY_COLUMNS.get(k, k)] = _scalar(v)
+    row["sweep_axes"] = json.dumps(list(t.sweep_point))
+    row["sweep_axis_keys"] = t.attrs.get("sweep_point_keys", "{}") or "{}"
+    row["job_name"] = str(flat.get("run.name", ""))
     row.update(_final_values(steps))
     row.update(_ratios(t, flat, steps))
     rounds = steps["round_seconds"].notna().sum() if "round_seconds" in steps else 0
@@ -387,8 +390,26 @@ def _isnan(v: Any) -> bool:
 
 
 def make_labels(runs: pd.DataFrame, varied: list[str]) -> list[str]:
-    """Short legend labels: method + compressor + the varied keys (``ratio=10 lr=0.1``)."""
+    """Short legend labels.
+
+    A run from a sweep is named by its grid point, the way the job file names it
+    (a bundle axis by its label: ``cs_sgd d/Q=5 iid``; a plain axis as ``ratio=5``),
+    prefixed by the job's name when several jobs are compared. Other runs get
+    method + compressor + the keys that vary between the runs (``ratio=10 lr=0.1``).
+    """
     labels = describe_runs(runs, varied)
+    if "sweep_axes" in runs:
+        several_jobs = runs.get("job_name", pd.Series(dtype=object)).nunique() > 1
+        for i, (_, r) in enumerate(runs.iterrows()):
+            axes = json.loads(r["sweep_axes"]) if isinstance(r["sweep_axes"], str) else []
+            if not any("." not in a for a in axes):
+                continue  # plain "section.key" axes only: the varied-keys label says it best
+            parts = []
+            for a in axes:
+                v = r.get(KEY_COLUMNS.get(a, a))
+                if not _isnan(v):
+                    parts.append(fmt_value(v) if "." not in a else f"{a.rsplit('.', 1)[-1]}={fmt_value(v)}")
+            labels[i] = (f"{r.get('job_name')}: " if several_jobs else "") + " ".join(parts)
     # identical configurations (repeats) are told apart by run id
     counts = pd.Series(labels).value_counts()
     return [lab if counts[lab] == 1 else f"{lab} ({rid})" for lab, rid in zip(labels, runs["run_id"])]

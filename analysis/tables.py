@@ -6,13 +6,15 @@ all see the same numbers as the figures.
 
 from __future__ import annotations
 
+import json
+
 import math
 from typing import Iterable
 
 import numpy as np
 import pandas as pd
 
-from hpcsketch.analysis.load import Results, describe_runs, finite_float
+from hpcsketch.analysis.load import KEY_COLUMNS, Results, describe_runs, finite_float, fmt_value
 from hpcsketch.analysis.network import Link
 
 PHASES = ("compute", "compress", "communicate", "decompress", "update")
@@ -117,6 +119,13 @@ def final_points(results: Results, metric: str) -> pd.DataFrame:
         c for c in results.varied if c not in ("algorithm", "compressor") and not c.startswith("compressor.")
     ]
     method = describe_runs(runs, group_cols)
+    # a sweep with bundle axes names its lines by the axes that do not set the compressor
+    for i, (_, r) in enumerate(runs.iterrows()):
+        keys = json.loads(r.get("sweep_axis_keys") or "{}") if isinstance(r.get("sweep_axis_keys"), str) else {}
+        if keys and any("." not in a for a in keys):
+            parts = [fmt_value(r.get(KEY_COLUMNS.get(a, a))) for a, ks in keys.items()
+                     if not any(k.startswith("compressor.") for k in ks)]
+            method[i] = " ".join(p for p in parts if p and p != "nan") or method[i]
     col = f"final_{metric}"
     return pd.DataFrame({
         "run_id": runs["run_id"],

@@ -185,6 +185,7 @@ class Runner:
             "job_overrides": json.dumps(job.overrides),
             "job_resolved": job.resolved_json(),
             "sweep_point": json.dumps(job.point),
+            "sweep_point_keys": json.dumps(job.point_keys),
             "seed": job.run.seed,
             "algorithm": job.algorithm.kind,
             "compressor": job.compressor.kind,

@@ -19,7 +19,7 @@ import numpy as np
 
 from hpcsketch.algorithms.base import Algorithm
 from hpcsketch.algorithms.context import RunContext
-from hpcsketch.algorithms.diagnostics import global_sum, record_recovery, sparsity_ratio
+from hpcsketch.algorithms.diagnostics import global_sum, record_recovery
 from hpcsketch.algorithms.exchange import Uplink
 from hpcsketch.algorithms.options import FIHT_ITERS
 from hpcsketch.config.options import resolve_count
@@ -39,7 +39,6 @@ class CSSGD(Algorithm):
         self.r = self.xp.zeros(self.Phi.q, dtype=self.x.dtype)
         self.last_z: Any = None
         self.last_D: Any = None
-        self._e = None  # dense shadow of the residual, for diagnostics
         self._round: tuple[Any, ...] | None = None
 
     def round(self, t: int, sampled: np.ndarray, local: np.ndarray) -> None:
@@ -60,23 +59,14 @@ class CSSGD(Algorithm):
             self.x -= D
         self.metrics.set("fiht_iterations", float(res.iterations))
         self.last_z, self.last_D = z, D
-        self._round = (up.dense_sum, D, len(sampled))
+        self._round = (up.dense_sum, len(sampled))
 
     def diagnostics(self, t: int) -> None:
         if self._round is None:
             return
-        local, D, s = self._round
-        p = global_sum(self, local) * (self.opts.lr / s)
-        if self.ctx.job.run.diagnostics_every != 1:
-            # the dense shadow of the server state needs every round; report what one round shows
-            self.metrics.set("grad_sparsity", sparsity_ratio(self.xp, p))
-            self._round = None
-            return
-        if self._e is None:
-            self._e = self.xp.zeros_like(self.x)
-        p += self._e  # r = Phi e: the dense vector the measurements z stand for
-        record_recovery(self, p, D, self.K)
-        self._e = p - D
+        local, s_count = self._round
+        p = global_sum(self, local) * (self.opts.lr / s_count)  # the round's step, gamma * mean_i g_i
+        record_recovery(self, p, lambda v: fiht(self.Phi, self.Phi.forward(v), self.K, max_iter=self.opts.fiht_iters).x, self.K)
         self._round = None
 
     def state_dict(self) -> dict[str, Any]:

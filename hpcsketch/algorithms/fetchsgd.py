@@ -24,7 +24,7 @@ import numpy as np
 
 from hpcsketch.algorithms.base import Algorithm
 from hpcsketch.algorithms.context import RunContext
-from hpcsketch.algorithms.diagnostics import global_sum, record_recovery, sparsity_ratio
+from hpcsketch.algorithms.diagnostics import global_sum, record_recovery
 from hpcsketch.algorithms.exchange import Uplink
 from hpcsketch.algorithms.options import ERROR_FEEDBACK, ERROR_REMOVAL, SECOND_ROUND
 from hpcsketch.config.options import resolve_count
@@ -43,8 +43,6 @@ class FetchSGD(Algorithm):
         self.S_u = self.C.zeros()
         self.S_e = self.C.zeros()
         self.rho = float(self.opts.momentum)
-        # dense shadows of the sketched state, for diagnostics only
-        self._u = self._e = None
         self._round: tuple[Any, ...] | None = None
 
     def round(self, t: int, sampled: np.ndarray, local: np.ndarray) -> None:
@@ -75,7 +73,7 @@ class FetchSGD(Algorithm):
             else:
                 self.S_e -= self.C.sketch_sparse(idx, vals)
             self.x[idx] -= vals
-        self._round = (up.dense_sum, idx, vals, s)
+        self._round = (up.dense_sum, s)
 
     def _fetch_exact(self, dense_sum: Any, idx: Any, n_local: int) -> Any:
         """Second round: every client sends its k gradient values at idx; one Allreduce of k numbers."""
@@ -90,31 +88,16 @@ class FetchSGD(Algorithm):
     def diagnostics(self, t: int) -> None:
         if self._round is None:
             return
-        local, idx, vals, s = self._round
-        xp = self.xp
-        g = global_sum(self, local) * (1.0 / s)
-        if self.ctx.job.run.diagnostics_every != 1:
-            # the dense shadow of the server state needs every round; report what one round shows
-            self.metrics.set("grad_sparsity", sparsity_ratio(self.xp, g))
-            self._round = None
-            return
-        if self._u is None:
-            self._u, self._e = xp.zeros_like(self.x), xp.zeros_like(self.x)
-        self._u *= self.rho
-        self._u += g
-        if self.opts.error_feedback:
-            self._e += self.opts.lr * self._u
-        else:
-            self._e[...] = self.opts.lr * self._u
-        applied = xp.zeros_like(self.x)
-        applied[idx] = vals
-        record_recovery(self, self._e, applied, self.k)
-        # the exact method would remove what it applied at those coordinates
-        if self.opts.error_removal == "zero":
-            self._e[idx] = 0
-            self._u[idx] = 0
-        else:
-            self._e -= applied
+        local, s_count = self._round
+        p = global_sum(self, local) * (self.opts.lr / s_count)  # the round's step, gamma * mean_i g_i
+
+        def recover(v: Any) -> Any:
+            idx, vals = self.C.heavy_hitters(self.C.compress(v), self.k)
+            out = self.xp.zeros_like(v)
+            out[idx] = vals
+            return out
+
+        record_recovery(self, p, recover, self.k)
         self._round = None
 
     def state_dict(self) -> dict[str, Any]:

@@ -51,7 +51,6 @@ class SketchDL(Algorithm):
                 y -= self.x
             up.add(y, c)
         u = up.reduce()
-        e_before = self.e.copy() if self.e is not None else None
         with self.timer.phase("update"):
             u *= 1.0 / len(sampled)
             if self.r is not None:
@@ -62,17 +61,19 @@ class SketchDL(Algorithm):
                     self.e[...] = u - applied
                 u = applied
             self.x += self.opts.server_lr * u
-        self._round = (up.dense_sum, u, len(sampled), e_before)
+        self._round = (up.dense_sum, len(sampled))
 
     def diagnostics(self, t: int) -> None:
         if self._round is None:
             return
-        local, applied, s, e_before = self._round
-        # what an exact (unsketched) server would have thresholded: the true mean delta, plus the error
-        p = global_sum(self, local) * (1.0 / s)
-        if e_before is not None:
-            p += e_before
-        record_recovery(self, p, applied, self.r)
+        local, s_count = self._round
+        p = global_sum(self, local) * (1.0 / s_count)  # the round's mean delta, which the sketch carried
+
+        def recover(v: Any) -> Any:
+            u = self.C.decompress(self.C.compress(v))
+            return hard_threshold(u, self.r) if self.r is not None else u
+
+        record_recovery(self, p, recover, self.r)
         self._round = None
 
     def state_dict(self) -> dict[str, Any]:

@@ -52,6 +52,8 @@ class Job:
     point_index: int | None = None
     #: section.key -> value set by --set: they win over the [sweep] axes
     pinned: dict[str, Any] = field(default_factory=dict)
+    #: sweep axis -> the keys it sets at this point (a bundle axis sets several)
+    point_keys: dict[str, list[str]] = field(default_factory=dict)
 
     def __getattr__(self, name: str) -> Section:
         sections = self.__dict__.get("sections", {})
@@ -397,6 +399,7 @@ def expand_sweep(job: Job) -> list[Job]:
         used = used_keys(candidate)
         # a swept key the point's methods do not read says nothing about the run: drop it from the label
         candidate.point = {a: p for a, p in point.items() if any(k in used for k in setting[a])}
+        candidate.point_keys = {a: sorted(setting[a]) for a in candidate.point}
         fingerprint = json.dumps(effective_config(candidate, used), sort_keys=True, default=str)
         if fingerprint in seen:
             continue
@@ -541,5 +544,6 @@ def job_from_trace(path: str | os.PathLike[str]) -> Job:
     resolved = {sec: {k: v for k, v in keys.items() if v is not None} for sec, keys in resolved.items()}
     job = validate(resolved, str(path))
     job.point, job.text, job.overrides = point, t.attrs.get("job", ""), overrides
+    job.point_keys = json.loads(t.attrs.get("sweep_point_keys", "{}") or "{}")
     job.source = t.attrs.get("job_source", str(path))
     return job

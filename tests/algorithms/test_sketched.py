@@ -121,3 +121,22 @@ def test_sketch_dl_top_r_error_feedback_keeps_the_rest():
     # exact sketch: applied + error = the full mean delta
     full = -0.1 * sum(ctx.problem.loss_grad(x0, c, 0)[1] for c in range(4)) / 4
     np.testing.assert_allclose(step + algo.e, full, rtol=1e-9, atol=1e-12)
+
+
+def _diagnose(**sets):
+    ctx, algo = make(LSQ, **sets)
+    run_rounds(ctx, algo, 1)
+    algo.diagnostics(0)
+    return {k: v[0] for k, v in ctx.metrics.take().items()}
+
+
+def test_recovery_diagnostics_are_exact_for_exact_operators():
+    # an orthonormal Phi (DCT, Q = d) recovers the top-K of any vector exactly
+    m = _diagnose(algorithm__kind="cs_sgd", compressor__kind="subsampled_dct", compressor__ratio=1, compressor__k=0.1)
+    assert m["recovery_error"] < 1e-9 and 0 < m["topk_energy"] < 1 and 1 / 64 <= m["grad_sparsity"] <= 1
+    # SRHT with Q = d: R^T R = I, the transpose desketch returns p itself
+    m = _diagnose(algorithm__kind="sketch_dl", compressor__kind="subsampled_wht", compressor__ratio=1, compressor__signs=True)
+    assert m["recovery_error"] < 1e-9 and "topk_energy" not in m
+    # a 5 x 3 count sketch of a dense 64-vector cannot find its top 8
+    m = _diagnose(algorithm__kind="fetchsgd", compressor__kind="count_sketch", compressor__cols=3, compressor__k=8)
+    assert m["recovery_error"] > 0.5
