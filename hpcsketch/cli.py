@@ -317,6 +317,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_bench(sub)
 
+    from hpcsketch import slurm
+
+    p = sub.add_parser("slurm", help="an sbatch script for a job (array job for a sweep); --submit hands it to sbatch")
+    slurm.add_arguments(p)
+    p.set_defaults(func=slurm.run)
+
     from hpcsketch.analysis import cli as analysis_cli
 
     p = sub.add_parser("analyze", help="read traces, write plots, tables, CSV and a markdown report")
