@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import importlib.metadata
 import importlib.resources
-import os
 import re
 import shlex
 import shutil
@@ -95,11 +94,6 @@ def default_launcher() -> tuple[str, str]:
     return "srun --mpi=pmi2", f"the pip MPICH package ({version}) is in this Python environment: srun starts it over PMI2"
 
 
-def _positive(value: int | None, flag: str) -> None:
-    if value is not None and value < 1:
-        raise BadInput(f"expected a number >= 1, got {value}", field=flag)
-
-
 def _sbatch_value(value: str | None, flag: str) -> str:
     """A value for an #SBATCH line ('' drops the line); rejects what the line cannot carry."""
     if value is None:
@@ -127,12 +121,13 @@ class Script:
     out: Path  # where the traces and the Slurm log go
 
 
-def render(args: argparse.Namespace) -> Script:
-    """The script for ``args`` (the parsed ``hpcsketch slurm`` options); bad input raises BadInput."""
+def _check_resources(args: argparse.Namespace) -> int | None:
+    """Validate the numbers and the time limit; returns the ranks per node if they are decided here."""
     for value, flag in ((args.nodes, "--nodes"), (args.ntasks_per_node, "--ntasks-per-node"),
                         (args.gpus_per_node, "--gpus-per-node"), (args.cpus_per_task, "--cpus-per-task"),
                         (args.throttle, "--throttle"), (args.signal_seconds, "--signal-seconds")):
-        _positive(value, flag)
+        if value is not None and value < 1:
+            raise BadInput(f"expected a number >= 1, got {value}", field=flag)
     if args.signal_seconds > MAX_SIGNAL_SECONDS:
         raise BadInput(f"Slurm takes at most {MAX_SIGNAL_SECONDS} s, got {args.signal_seconds}", field="--signal-seconds")
     if args.time is not None:
@@ -140,12 +135,32 @@ def render(args: argparse.Namespace) -> Script:
         if args.signal_seconds >= limit:
             raise BadInput(f"the warning {args.signal_seconds} s before the limit would come before the run starts "
                            f"(--time {args.time} is {limit} s); give a smaller --signal-seconds", field="--signal-seconds")
-    ntasks = args.ntasks_per_node
-    if args.gpus_per_node is not None:
-        if ntasks is not None and ntasks != args.gpus_per_node:
-            raise BadInput(f"one rank per GPU: --ntasks-per-node {ntasks} must equal --gpus-per-node "
-                           f"{args.gpus_per_node} (or be left out)", field="--ntasks-per-node")
-        ntasks = args.gpus_per_node
+    if args.gpus_per_node is None:
+        return args.ntasks_per_node
+    if args.ntasks_per_node is not None and args.ntasks_per_node != args.gpus_per_node:
+        raise BadInput(f"one rank per GPU: --ntasks-per-node {args.ntasks_per_node} must equal --gpus-per-node "
+                       f"{args.gpus_per_node} (or be left out)", field="--ntasks-per-node")
+    return args.gpus_per_node
+
+
+def _launcher(args: argparse.Namespace) -> tuple[str, str, str]:
+    """The launcher, a comment on it, and the --signal value that reaches the ranks through it."""
+    launcher, note = (args.launcher, "the launcher given to hpcsketch slurm --launcher") if args.launcher else default_launcher()
+    try:
+        words = shlex.split(launcher)
+    except ValueError as e:
+        raise BadInput(f"cannot split {launcher!r} into words ({e})", field="--launcher") from None
+    if not words:
+        raise BadInput("empty launcher command", field="--launcher")
+    # srun's tasks are the job step that --signal (without B:) reaches; any other launcher
+    # runs inside the batch step, so the batch shell gets the signal (B:) and hands it on
+    prefix = "" if Path(words[0]).name == "srun" else "B:"
+    return launcher, note, f"{prefix}USR1@{args.signal_seconds}"
+
+
+def render(args: argparse.Namespace) -> Script:
+    """The script for ``args`` (the parsed ``hpcsketch slurm`` options); bad input raises BadInput."""
+    ntasks = _check_resources(args)
     if args.resume:
         job, ntasks, run_args, traces, out = _resume(args, ntasks)
     else:
@@ -167,14 +182,7 @@ def render(args: argparse.Namespace) -> Script:
         raise BadInput("--throttle limits the array tasks of a sweep, and this job has no [sweep]", field="--throttle")
     template = "array.sbatch" if array else "gpu.sbatch" if args.gpus_per_node else "single.sbatch"
 
-    launcher, note = (args.launcher, "the launcher given to hpcsketch slurm --launcher") if args.launcher else default_launcher()
-    if not shlex.split(launcher):
-        raise BadInput("empty launcher command", field="--launcher")
-    # srun's tasks are the job step that --signal (without B:) reaches; any other launcher
-    # runs inside the batch step, so the batch shell gets the signal and hands it on
-    is_srun = Path(shlex.split(launcher)[0]).name == "srun"
-    signal = f"{'' if is_srun else 'B:'}USR1@{args.signal_seconds}"
-
+    launcher, note, signal = _launcher(args)
     resume_options = [f"--nodes {args.nodes}", f"--ntasks-per-node {ntasks}"]
     for flag, value in (("--gpus-per-node", args.gpus_per_node), ("--cpus-per-task", args.cpus_per_task),
                         ("--time", args.time), ("--partition", args.partition), ("--account", args.account),
