@@ -444,13 +444,23 @@ def _quiet(cmd: list[str], env: dict[str, str]) -> str:
     return res.stdout.strip() if res.returncode == 0 else ""
 
 
-def _submit(env: dict[str, str], cwd: Path, *args: str, timeout: float) -> tuple[int, str, str]:
-    """`hpcsketch slurm ... --submit --wait` from ``cwd``: exit code, job id, and all output."""
-    res = subprocess.run([sys.executable, "-m", "hpcsketch", "slurm", *args, "--submit", "--wait"], cwd=cwd, env=env,
-                         capture_output=True, text=True, timeout=timeout)
-    job_id = res.stdout.strip().splitlines()[0] if res.stdout.strip() else ""
-    assert job_id.isdigit(), res.stdout + res.stderr
-    return res.returncode, job_id, res.stdout + res.stderr
+def _submit(env: dict[str, str], cwd: Path, *args: str) -> subprocess.Popen[str]:
+    """Start `hpcsketch slurm ... --submit --wait` from ``cwd``; _finish collects it."""
+    return subprocess.Popen([sys.executable, "-m", "hpcsketch", "slurm", *args, "--submit", "--wait"], cwd=cwd,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+def _finish(proc: subprocess.Popen[str], deadline: float) -> tuple[int, str, str]:
+    """Exit code, job id and all output of a _submit; killed (and failed) past the deadline."""
+    try:
+        out, err = proc.communicate(timeout=max(1.0, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        pytest.fail(f"hpcsketch slurm --wait did not return in time: {out}{err}")
+    job_id = out.strip().splitlines()[0] if out.strip() else ""
+    assert job_id.isdigit(), out + err
+    return proc.returncode, job_id, out + err
 
 
 def _job_record(env: dict[str, str], job_id: str) -> dict[str, str]:
@@ -464,39 +474,47 @@ def test_jobs_run_on_a_real_slurm(slurm, tmp_path):
     cwd = tmp_path / "somewhere"  # sbatch runs from an unrelated directory
     cwd.mkdir()
 
-    # (1) the quickstart job, shortened, on 2 ranks started by srun
-    out = tmp_path / "quick"
-    code, job_id, output = _submit(env, cwd, str(QUICKSTART), "--set", "run.rounds=20", "--ntasks-per-node", "2",
-                                   "--time", "00:05:00", "--out", str(out), timeout=240)
-    assert code == 0, output + _tail(out / f"quickstart-{job_id}.out", 20)
-    t = read_trace(out / f"quickstart-slurm-{job_id}.h5")
+    # All three are submitted at once and wait in Slurm's queue (2 CPUs): the test then waits
+    # once for sbatch --wait's polling, not three times.
+    quick_out, sweep_out, limit_out = tmp_path / "quick", tmp_path / "sweep", tmp_path / "limit"
+    sweep = _job(tmp_path, "tiny", TINY.format(rounds=20, eval_every=10) + SWEEP)
+    long = _job(tmp_path, "long", LONG)
+    deadline = time.monotonic() + 400
+    procs = [
+        # (1) the quickstart job, shortened, on 2 ranks started by srun
+        _submit(env, cwd, str(QUICKSTART), "--set", "run.rounds=20", "--ntasks-per-node", "2", "--time", "00:05:00",
+                "--out", str(quick_out)),
+        # (2) a two-point sweep as an array job: task I runs grid point I into its own trace
+        _submit(env, cwd, str(sweep), "--out", str(sweep_out)),
+        # (3) a time limit: the USR1 warning reaches the ranks, which stop together, flush and
+        # checkpoint. The limit is in whole minutes and Slurm checks it every 30 s: the
+        # warning comes 30 to 60 s after the job starts.
+        _submit(env, cwd, str(long), "--ntasks-per-node", "2", "--time", "00:02:00", "--signal-seconds", "60",
+                "--out", str(limit_out)),
+    ]
+    (code, job_id, output), sweep_result, limit_result = (_finish(p, deadline) for p in procs)
+
+    assert code == 0, output + _tail(quick_out / f"quickstart-{job_id}.out", 20)
+    t = read_trace(quick_out / f"quickstart-slurm-{job_id}.h5")
     assert t.status == "completed" and t.attrs["rounds_done"] == 20 and t.metrics["step"][-1] == 20
     assert t.env["world_size"] == 2 and "--launcher srun" in t.env["launcher"]
-    assert "completed" in (out / f"quickstart-{job_id}.out").read_text()
+    assert "completed" in (quick_out / f"quickstart-{job_id}.out").read_text()
 
-    # (2) a two-point sweep as an array job: task I runs grid point I into its own trace
-    out = tmp_path / "sweep"
-    sweep = _job(tmp_path, "tiny", TINY.format(rounds=20, eval_every=10) + SWEEP)
-    code, job_id, output = _submit(env, cwd, str(sweep), "--out", str(out), timeout=240)
+    code, job_id, output = sweep_result
     assert code == 0, output
-    traces = sorted(out.glob(f"*-slurm-{job_id}_*.h5"))
+    traces = sorted(sweep_out.glob(f"*-slurm-{job_id}_*.h5"))
     assert [p.name for p in traces] == [f"tiny__algorithm.lr=0.05-slurm-{job_id}_0.h5",
                                         f"tiny__algorithm.lr=0.1-slurm-{job_id}_1.h5"]
     for task, (path, lr) in enumerate(zip(traces, (0.05, 0.1))):
         t = read_trace(path)
         assert t.status == "completed" and t.attrs["rounds_done"] == 20, path
         assert t.attrs["sweep_point"] == f'{{"algorithm.lr": {lr}}}' and t.attrs["run_id"] == f"slurm-{job_id}_{task}"
-        assert (out / f"tiny-{job_id}_{task}.out").exists()
+        assert (sweep_out / f"tiny-{job_id}_{task}.out").exists()
 
-    # (3) a time limit: the USR1 warning reaches the ranks, which stop together, flush and checkpoint
-    out = tmp_path / "limit"
-    long = _job(tmp_path, "long", LONG)
-    # the limit is in whole minutes and Slurm checks it every 30 s: the warning comes 30-60 s in
-    code, job_id, output = _submit(env, cwd, str(long), "--ntasks-per-node", "2", "--time", "00:02:00",
-                                   "--signal-seconds", "60", "--out", str(out), timeout=240)
-    log = (out / f"tiny-{job_id}.out").read_text()
+    code, job_id, output = limit_result
+    log = (limit_out / f"tiny-{job_id}.out").read_text()
     assert code == 3, output + log
-    trace = out / f"tiny-slurm-{job_id}.h5"
+    trace = limit_out / f"tiny-slurm-{job_id}.h5"
     t = read_trace(trace)
     assert t.status == "interrupted" and "--resume" in t.attrs["message"]
     assert int(t.attrs["checkpoint_step"]) == t.metrics["step"][-1] > 0
