@@ -55,7 +55,8 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--launcher", default=os.environ.get("HPCSKETCH_LAUNCHER"),
                    help="launcher command used with -n instead of the venv's mpiexec, e.g. 'srun --mpi=pmi2' (env HPCSKETCH_LAUNCHER)")
     p.add_argument("--point", type=int, default=None, help="run only this sweep grid point (0-based; default: all, in turn)")
-    p.add_argument("--run-id", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--run-id", default=None,
+                   help="run id in the trace's file name and attributes (default: time and random; hpcsketch slurm passes slurm-JOBID)")
     p.add_argument("--trace", default=None, help="trace file path (default: OUT/NAME-RUNID.h5)")
     p.add_argument("--force", action="store_true", help="replace the --trace file if it exists")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress and no summary")
@@ -326,6 +327,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_info)
 
     _add_bench(sub)
+
+    from hpcsketch import slurm
+
+    p = sub.add_parser("slurm", help="an sbatch script for a job (array job for a sweep); --submit hands it to sbatch")
+    slurm.add_arguments(p)
+    p.set_defaults(func=slurm.run)
 
     from hpcsketch.analysis import cli as analysis_cli
 
