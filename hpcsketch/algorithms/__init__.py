@@ -16,5 +16,6 @@ REGISTRY = Registry(
         "scaffold": "hpcsketch.algorithms.scaffold:Scaffold",
         "scaffold_m": "hpcsketch.algorithms.scaffold:ScaffoldM",
         "fedavg_m": "hpcsketch.algorithms.fedavg_m:FedAvgM",
+        "ist": "hpcsketch.algorithms.ist:IST",
     },
 )
