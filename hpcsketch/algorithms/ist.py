@@ -88,26 +88,22 @@ class IST(Algorithm):
 
     def _make_sketch(self) -> DiagonalSketch:
         kind, d = self.opts.sketch, self.d
-        if kind == "identity":
-            return IdentitySketch(d)
-        if kind == "perm_q":
-            return PermQSketch(d)
-        if kind == "rand_q":
-            q = self.opts.q
-            count = None if q is None else resolve_count(q, d)
-            if count is not None and count > d:
-                raise BadInput(f"{q} coordinates per client but d = {d}; need a count in 1..{d} or a fraction",
-                               field=f"[algorithm] q = {q}")
-            return RandQSketch(d, count)
-        if kind == "perm_q_preconditioned":
-            try:
+        count = None
+        if kind == "rand_q" and self.opts.q is not None:
+            count = resolve_count(self.opts.q, d)
+            if count > d:
+                raise BadInput(f"{self.opts.q} coordinates per client but d = {d}; need a count in 1..{d} or a fraction",
+                               field=f"[algorithm] q = {self.opts.q}")
+        try:  # what only the built problem can tell (its Hessian diagonals, its layers) fails here
+            if kind == "perm_q_preconditioned":
                 return PreconditionedPermQSketch(d, self.problem.diag_hessian, self.ctx.clients.n)
-            except ValueError as e:
-                raise BadInput(str(e), field=f'[algorithm] sketch = "{kind}"') from None
-        try:
-            return NeuronSketch(d, self.problem.dense_layers())
+            if kind == "neurons":
+                return NeuronSketch(d, self.problem.dense_layers())
         except ValueError as e:
             raise BadInput(str(e), field=f'[algorithm] sketch = "{kind}"') from None
+        if kind == "rand_q":
+            return RandQSketch(d, count)
+        return {"identity": IdentitySketch, "perm_q": PermQSketch}[kind](d)
 
     @classmethod
     def check_job(cls, job: Any) -> tuple[str, str] | None:

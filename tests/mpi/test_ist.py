@@ -14,6 +14,17 @@ from hpcsketch.tracing.reader import read_trace
 
 pytestmark = pytest.mark.mpi(min_size=2)
 
+CLIENTS_AND_IST = """
+[clients]
+count = {clients}
+participation = {participation}
+[algorithm]
+kind = "ist"
+sketch = "{sketch}"
+lr = {lr}
+local_steps = {steps}
+"""
+
 QUAD = """
 [run]
 rounds = 6
@@ -23,15 +34,7 @@ progress = false
 kind = "quadratic"
 dim = 18
 hessian_heterogeneity = 0.8
-[clients]
-count = {clients}
-participation = {participation}
-[algorithm]
-kind = "ist"
-sketch = "{sketch}"
-lr = 0.05
-local_steps = {steps}
-"""
+""" + CLIENTS_AND_IST
 
 MLP = """
 [run]
@@ -44,15 +47,7 @@ model = "mlp"
 hidden = 16
 samples = 400
 batch_size = 16
-[clients]
-count = {clients}
-participation = {participation}
-[algorithm]
-kind = "ist"
-sketch = "{sketch}"
-lr = 0.1
-local_steps = {steps}
-"""
+""" + CLIENTS_AND_IST
 
 CASES = [
     (QUAD, "perm_q", 8, 1.0, 1),
@@ -74,7 +69,8 @@ def _run(text, comm, out):
 @pytest.mark.parametrize("text,sketch,clients,participation,steps", CASES,
                          ids=[f"{'mlp' if c[0] is MLP else 'quad'}-{c[1]}-{i}" for i, c in enumerate(CASES)])
 def test_ranks_equal_one_process_and_bytes_are_blocks(comm, shared_tmp, text, sketch, clients, participation, steps):
-    text = text.format(sketch=sketch, clients=clients, participation=participation, steps=steps)
+    lr = 0.1 if text is MLP else 0.05
+    text = text.format(sketch=sketch, clients=clients, participation=participation, steps=steps, lr=lr)
     r = _run(text, comm, shared_tmp)
     x = r.backend.asnumpy(r.algo.model()).copy()
     for other in comm.allgather(x):
