@@ -253,6 +253,12 @@ def _ratios(t: Trace, flat: dict[str, Any], steps: pd.DataFrame) -> dict[str, fl
     comp = t.attrs.get("compressor", flat.get("compressor.kind"))
     nominal = np.nan
     reads = reads_key("compressor.ratio", comp)
+    if "dense_bytes_uplink" in steps and "bytes_uplink" in steps:
+        # the method compresses without a [compressor] (IST's blocks) and records what dense
+        # data parallelism would upload: the ratio is measured against that, in the model's dtype
+        sent = steps["bytes_uplink"].sum()
+        ratio = float(steps["dense_bytes_uplink"].sum() / sent) if sent > 0 else np.nan
+        return {"ratio_nominal": np.nan, "ratio_measured": ratio, "compression_ratio": ratio}
     if comp == "none":
         nominal = 1.0
     elif reads or (reads is None and "compressor.ratio" in t.sweep_point):

@@ -115,7 +115,7 @@ def _figure_legend(fig: "Figure", results: Results, handles: dict[str, Any], not
 
 def _log_y_if_wide(ax: "Axes", values: pd.Series, metric: str) -> None:
     v = values.to_numpy(dtype=float)
-    if "accuracy" not in metric and len(v) and (v > 0).all() and v.max() / v.min() >= 100:
+    if "accuracy" not in metric and len(v) and (v > 0).all() and v.max() >= 100 * v.min():  # no overflow near the float max
         ax.set_yscale("log")
 
 
@@ -241,6 +241,7 @@ def ratio_tradeoff(results: Results, metric: str | None = None) -> Plot | None:
             ax.plot(other["compression_ratio"], other["value"], linestyle="none", marker="o", markersize=8,
                     markerfacecolor="none", markeredgecolor=to_hex(palette[i]), mew=1.5, label=f"{meth} [{status}]")
     ax.set_xscale("log")
+    _log_y_if_wide(ax, data.loc[placed, "value"], metric)  # a diverging run's huge final value, too
     ax.set_xlabel("compression ratio (dense bytes / uplink bytes per client)")
     ax.set_ylabel(f"final {metric_name(metric)}")
     ax.set_title(f"Final {metric_name(metric)} vs compression ratio")

@@ -46,8 +46,9 @@ def curve_metrics(steps: pd.DataFrame, wanted: Iterable[str] | None = None) -> l
 
 
 def quality_metric(steps: pd.DataFrame) -> str:
-    """eval_accuracy where recorded, else eval_loss (problems without classes), else loss."""
-    for m in ("eval_accuracy", "eval_loss"):
+    """eval_accuracy where recorded, else the optimality gap (quadratics: f(x) - f* >= 0, where
+    f(x) itself may be negative; loss targets use it too), else eval_loss, else loss."""
+    for m in ("eval_accuracy", "eval_gap", "eval_loss"):
         if recorded(steps, m):
             return m
     return "loss"

@@ -18,5 +18,6 @@ REGISTRY = Registry(
         "fedavg_m": "hpcsketch.algorithms.fedavg_m:FedAvgM",
         "dsgd": "hpcsketch.algorithms.dsgd:DSGD",
         "choco_sgd": "hpcsketch.algorithms.choco_sgd:ChocoSGD",
+        "ist": "hpcsketch.algorithms.ist:IST",
     },
 )

@@ -95,12 +95,16 @@ class Algorithm(ABC):
             self.metrics.add("loss", loss, "mean")
         return grad
 
-    def record_traffic(self, n_clients: int, uplink_bytes: int, downlink_bytes_per_client: int | None = None) -> None:
+    def record_traffic(self, n_clients: int, uplink_bytes: int, downlink_bytes_per_client: int | None = None,
+                       downlink_bytes: int | None = None) -> None:
         """Federated-view bytes: ``uplink_bytes`` uploaded in all by this rank's ``n_clients``
-        participating clients, and what each downloads (default: the model)."""
+        participating clients, and what each downloads (default: the model); ``downlink_bytes``
+        gives the downloads' total instead when clients download different amounts."""
         self.metrics.add("bytes_uplink", float(uplink_bytes))
-        down = self.d * self.x.dtype.itemsize if downlink_bytes_per_client is None else downlink_bytes_per_client
-        self.metrics.add("bytes_downlink", float(n_clients * down))
+        if downlink_bytes is None:
+            down = self.d * self.x.dtype.itemsize if downlink_bytes_per_client is None else downlink_bytes_per_client
+            downlink_bytes = n_clients * down
+        self.metrics.add("bytes_downlink", float(downlink_bytes))
         self.metrics.add("clients", float(n_clients))
 
 

@@ -21,6 +21,21 @@ from hpcsketch.errors import BadInput
 BLOCKS = Option("blocks", "int", 1, "Perm-q: number of disjoint blocks n (the number of clients)", min=1)
 
 
+def block_bounds(dim: int, n: int) -> np.ndarray:
+    """Start of each of ``n`` blocks of ``range(dim)`` and the end (n + 1 entries): sizes differ
+    by at most one, the first ``dim mod n`` blocks get the extra coordinate."""
+    base, extra = divmod(dim, n)
+    sizes = np.full(n, base, dtype=np.int64)
+    sizes[:extra] += 1
+    return np.concatenate([[0], np.cumsum(sizes)])
+
+
+def permutation(dim: int, seed: int) -> np.ndarray:
+    """The round's permutation pi of ``range(dim)`` (int64, on the host), a function of ``seed`` alone."""
+    rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([int(seed), 0x9E53])))
+    return rng.permutation(dim).astype(np.int64)
+
+
 class PermQ(Compressor):
     kind = "perm_q"
     linear = True
@@ -32,17 +47,13 @@ class PermQ(Compressor):
         self.n = int(self.opts.get("blocks", BLOCKS.default))
         if self.n > self.dim:
             raise BadInput(f"blocks = {self.n} is more than d = {self.dim}; need 1..{self.dim}", field="[compressor] blocks")
-        base, extra = divmod(self.dim, self.n)
-        sizes = np.full(self.n, base, dtype=np.int64)
-        sizes[:extra] += 1
-        self.bounds = np.concatenate([[0], np.cumsum(sizes)])
+        self.bounds = block_bounds(self.dim, self.n)
         self.client = 0
         self.resample(self.seed)
 
     def resample(self, seed: int) -> None:
         self.seed = int(seed)
-        rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([self.seed, 0x9E53])))
-        self.perm = self.xp.asarray(rng.permutation(self.dim).astype(np.int64))
+        self.perm = self.xp.asarray(permutation(self.dim, self.seed))
 
     def block(self, client: int) -> Any:
         """Coordinates of client ``client``'s block this round (what it trains and sends)."""

@@ -14,10 +14,20 @@ grads to None (``optimizer.zero_grad()``'s default would break the views).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch import nn
+
+
+class DenseLayer(NamedTuple):
+    """A fully connected layer ``out = W in + b`` as offsets into the flat parameter vector
+    (W row-major, shape (out_features, in_features); ``bias_offset`` -1: no bias)."""
+
+    weight_offset: int
+    out_features: int
+    in_features: int
+    bias_offset: int
 
 
 class FlatParams:
@@ -34,6 +44,8 @@ class FlatParams:
         self.names = [n for n, _ in named]
         self.shapes = [tuple(p.shape) for _, p in named]
         self.numels = [p.numel() for _, p in named]
+        #: where each parameter starts in the flat vector (same order as names)
+        self.offsets = [sum(self.numels[:i]) for i in range(len(self.numels))]
         self.dim = sum(self.numels)
         first = named[0][1]
         self.params = torch.empty(self.dim, device=first.device, dtype=first.dtype)

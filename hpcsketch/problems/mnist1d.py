@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from hpcsketch.config.options import Option
 from hpcsketch.data import datasets
+from hpcsketch.problems.options import HIDDEN
 from hpcsketch.problems.torch_problem import TorchClassification
 
 
@@ -15,6 +16,7 @@ class MNIST1D(TorchClassification):
     models = ("mlp", "cnn", "logreg")
     options = (
         Option("samples", "int", 5000, "examples generated in all, 80% for training (5000 is the reference set)", min=20),
+        HIDDEN,
     )
 
     def load_dataset(self) -> datasets.Dataset:

@@ -156,8 +156,9 @@ MODELS: dict[str, Callable[[Sequence[int], int], nn.Module]] = {
 }
 
 
-def build(name: str, input_shape: Sequence[int], num_classes: int) -> nn.Module:
-    return MODELS[name](input_shape, num_classes)
+def build(name: str, input_shape: Sequence[int], num_classes: int, **options: int) -> nn.Module:
+    """Model ``name``; ``options`` are its keyword arguments (e.g. the MLP's ``hidden``)."""
+    return MODELS[name](input_shape, num_classes, **options)
 
 
 def _numel(shape: Sequence[int]) -> int:

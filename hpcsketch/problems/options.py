@@ -19,6 +19,7 @@ DTYPE = Option(
     choices=("float32", "float64"),
 )
 NOISE = Option("noise", "float", 0.0, "standard deviation of additive Gaussian noise", min=0)
+HIDDEN = Option("hidden", "int", 100, "hidden units in each of the MLP's two hidden layers (model = \"mlp\")", min=1)
 DEFAULT_BATCH_SIZE = 32
 
 

@@ -30,6 +30,12 @@ from hpcsketch.problems.options import batch_size, model_name, read_options
 torch = lazy_import("torch")  # loaded when a torch problem is built, not when job files are validated
 
 
+def _elementwise() -> tuple[type, ...]:
+    """Modules that act elementwise (or only reshape the input), allowed between the layers of a dense chain."""
+    nn = torch.nn
+    return (nn.ReLU, nn.LeakyReLU, nn.Tanh, nn.Sigmoid, nn.GELU, nn.ELU, nn.Identity, nn.Dropout)
+
+
 def same_buffer(a: Any, b: Any) -> bool:
     """True when arrays ``a`` and ``b`` are the same memory (same start, size and type)."""
     if a is b:
@@ -108,7 +114,9 @@ class TorchClassification(Problem):
         # Initial weights depend on the job seed only; fork_rng leaves the caller's RNG alone.
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seeding.derive(self.seed, "init"))
-            model = models.build(self.model_name, ds.input_shape, ds.num_classes)
+            # a problem declaring [problem] hidden sets the MLP's width
+            width = {"hidden": self.values["hidden"]} if self.model_name == "mlp" and "hidden" in self.values else {}
+            model = models.build(self.model_name, ds.input_shape, ds.num_classes, **width)
         self.model: torch.nn.Module = model
         self.flat = FlatParams(model, dev, torch.float32)
         self.dim = self.flat.dim
@@ -170,6 +178,23 @@ class TorchClassification(Problem):
     def params(self) -> Any:
         """The model's flat parameters as an array of the backend (the live buffer)."""
         return self._x
+
+    def dense_layers(self) -> list["DenseLayer"]:
+        """The model's fully connected layers in order, as offsets into the flat vector, when the
+        model is a chain of Linear layers with elementwise activations between them (after an
+        optional leading Flatten): what IST's ``neurons`` sketch splits. ValueError otherwise."""
+        from hpcsketch.problems.flat import DenseLayer
+
+        nn = torch.nn
+        mods = list(self.model.children()) if isinstance(self.model, nn.Sequential) else []
+        if mods and isinstance(mods[0], nn.Flatten):
+            mods = mods[1:]
+        if not mods or not all(isinstance(m, (nn.Linear, *_elementwise())) for m in mods):
+            raise ValueError(f"model {self.model_name!r} is not a chain of fully connected layers")
+        # FlatParams lays the parameters out in named_parameters() order
+        offset = {id(p): off for p, off in zip(self.model.parameters(), self.flat.offsets)}
+        return [DenseLayer(offset[id(m.weight)], m.out_features, m.in_features, offset[id(m.bias)] if m.bias is not None else -1)
+                for m in mods if isinstance(m, nn.Linear)]
 
     def client_data(self, client: int) -> tuple[torch.Tensor, torch.Tensor]:
         """All of client ``client``'s training inputs (standardised, not augmented) and targets."""

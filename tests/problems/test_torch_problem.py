@@ -175,6 +175,30 @@ def test_mnist1d_problem(np_backend):
     assert err.value.field == "[problem] samples"
 
 
+def test_mnist1d_mlp_width_and_dense_layers(np_backend):
+    def make(**opts):
+        return REGISTRY.get("mnist1d")({"kind": "mnist1d", "batch_size": 16, "samples": 300, **opts}, {"count": 2}, np_backend, 0)
+
+    default = make(model="mlp")
+    assert default.dim == 40 * 100 + 100 + 100 * 100 + 100 + 100 * 10 + 10  # [problem] hidden defaults to 100
+    p = make(model="mlp", hidden=24)
+    layers = p.dense_layers()
+    assert [(l.out_features, l.in_features) for l in layers] == [(24, 40), (24, 24), (10, 24)]
+    # the offsets address the parameters in the flat vector
+    params = dict(p.model.named_parameters())
+    flat = torch.from_numpy(np.asarray(p.params))
+    for layer, name in zip(layers, ("1", "3", "5")):
+        w = flat[layer.weight_offset : layer.weight_offset + layer.out_features * layer.in_features]
+        b = flat[layer.bias_offset : layer.bias_offset + layer.out_features]
+        torch.testing.assert_close(w.view(layer.out_features, layer.in_features), params[f"{name}.weight"].detach())
+        torch.testing.assert_close(b, params[f"{name}.bias"].detach())
+    with pytest.raises(ValueError, match="chain of fully connected"):
+        make(model="cnn").dense_layers()
+    with pytest.raises(BadInput) as err:
+        make(model="mlp", hidden=0)
+    assert err.value.field == "[problem] hidden"
+
+
 @pytest.mark.parametrize("n", [5, 40, 2048, 2049, 50_000])
 def test_sampler_draws_distinct_positions_from_the_key(n):
     from hpcsketch.problems.torch_problem import Sampler
