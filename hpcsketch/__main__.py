@@ -3,7 +3,11 @@
 import os
 import sys
 
-from hpcsketch.cli import main
+from hpcsketch.signals import record_early
+
+record_early()  # before the heavy imports: a time-limit warning during start-up is not lost
+
+from hpcsketch.cli import main  # noqa: E402
 
 
 def run_and_exit() -> None:

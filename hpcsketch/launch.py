@@ -104,6 +104,11 @@ def spawn(n: int, rank_args: Sequence[str], *, launcher: str | None = None, trac
             pass
 
     old = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1)}
+    from hpcsketch.signals import take_early
+
+    early = take_early()  # a signal that came before the ranks existed: they get it now
+    if early:
+        forward(early, None)
     try:
         rc = proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:

@@ -535,6 +535,11 @@ class Runner:
 
         for sig in (signal.SIGTERM, signal.SIGUSR1, signal.SIGINT):
             self._old_handlers[sig] = signal.signal(sig, handler)
+        from hpcsketch.signals import take_early
+
+        early = take_early()  # a signal that came while this rank was starting
+        if early:
+            self.stop_signal = early
         # The handler above runs only when the main thread comes back from MPI. If a peer
         # is dead it never does: the C-level handler still writes to this fd, and the
         # watchdog gives the ranks grace seconds to stop together before it ends this one.

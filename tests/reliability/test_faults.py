@@ -174,3 +174,20 @@ def test_sigterm_to_the_launcher_interrupts_cleanly(tmp_path):
     assert proc.returncode == 3, out
     t = read_trace(_trace(tmp_path))
     assert t.status == "interrupted" and int(t.attrs["checkpoint_step"]) == t.metrics["step"][-1]
+
+
+def test_a_warning_during_start_up_is_not_lost(tmp_path):
+    """Slurm's warning can come while ranks still import torch: the run must end interrupted, not killed."""
+    job = _job(tmp_path, "psgd", "none")
+    proc = subprocess.Popen([sys.executable, "-m", "hpcsketch", "run", str(job), "--out", str(tmp_path / "out"), "-q",
+                             "--set", "run.rounds=100000"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        time.sleep(1.0)  # well inside start-up (imports, data), before the first round
+        proc.send_signal(signal.SIGUSR1)
+        out, _ = proc.communicate(timeout=TIMEOUT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 3, out
+    t = read_trace(_trace(tmp_path))
+    assert t.status == "interrupted" and t.attrs["checkpoint_step"] < 50
