@@ -3,8 +3,10 @@
 ``kth_largest_abs`` is the threshold FIHT's hard thresholding needs every
 iteration. ``np.argpartition`` on 2^20 floats costs several FWHTs, so the CPU path
 brackets the threshold from a strided sample, gathers the few candidates above the
-bracket in one numba pass and selects exactly among them (falling back to a full
-partition if the bracket misses). GPU: ``cupy.partition`` / ``cupy.argpartition``.
+bracket (index and magnitude) in one numba pass over x and selects exactly among
+them (falling back to a full partition if the bracket misses). The candidates also
+give the kept indices, so ``topk`` and ``hard_threshold`` read x once: O(d) plus
+O(k) work. GPU: ``cupy.partition`` / ``cupy.argpartition``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import numpy as np
 from numba import njit
 
 from hpcsketch.kernels._dispatch import Array, array_module, is_cupy
+from hpcsketch.kernels._simd import LANES, abs_ge_mask, threshold_axpy_lanes, threshold_lanes
 
 _JIT = dict(cache=True, fastmath=False, boundscheck=False, nogil=True)
 SAMPLE = 1 << 13
@@ -22,17 +25,112 @@ SMALL = 1 << 15
 
 
 @njit(**_JIT)
-def _gather_ge(x, t, buf):
-    """|x_i| >= t into buf; returns the count (keeps counting past len(buf))."""
+def _gather_ge(x, t, ibuf, vbuf):
+    """Indices and magnitudes of the entries with |x_i| >= t, in index order, into
+    ibuf/vbuf; returns the count (keeps counting past the buffers' length - LANES).
+
+    One vector compare per 16 entries; only blocks with a hit (a few percent of
+    entries pass, so a minority of blocks) run the branch-free compaction.
+    """
+    n = x.shape[0]
+    cap = ibuf.shape[0] - LANES
     cnt = 0
-    cap = buf.shape[0]
-    for i in range(x.shape[0]):
+    nb = n - n % LANES
+    for i0 in range(0, nb, LANES):
+        mask = abs_ge_mask(x, i0, t)
+        if mask:
+            if cnt <= cap:
+                for lane in range(LANES):
+                    ibuf[cnt] = i0 + lane
+                    vbuf[cnt] = abs(x[i0 + lane])
+                    cnt += (mask >> lane) & 1
+            else:
+                for lane in range(LANES):
+                    cnt += (mask >> lane) & 1
+    for i in range(nb, n):
         a = abs(x[i])
         if a >= t:
             if cnt < cap:
-                buf[cnt] = a
+                ibuf[cnt] = i
+                vbuf[cnt] = a
             cnt += 1
     return cnt
+
+
+@njit(**_JIT)
+def _kept(ibuf, vbuf, cnt, thr, k, out):
+    """Of the candidates, the indices with |x| > thr, then ties (== thr) in index order, up to k."""
+    c = 0
+    for e in range(cnt):
+        if vbuf[e] > thr:
+            out[c] = ibuf[e]
+            c += 1
+    if c < k:
+        for e in range(cnt):
+            if vbuf[e] == thr:
+                out[c] = ibuf[e]
+                c += 1
+                if c == k:
+                    break
+    return c
+
+
+@njit(**_JIT)
+def _threshold_pass(out, x, a, y, use_y, t, ibuf, vbuf):
+    """u = x + a*y (or x): out[i] = u_i where |u_i| >= t, else 0; those entries'
+    indices and values u_i into ibuf/vbuf (as ``_gather_ge``); returns their count."""
+    n = x.shape[0]
+    cap = ibuf.shape[0] - LANES
+    cnt = 0
+    nb = n - n % LANES
+    for i0 in range(0, nb, LANES):
+        if use_y:
+            mask = threshold_axpy_lanes(out, x, y, i0, a, t)
+        else:
+            mask = threshold_lanes(out, x, i0, t)
+        if mask:
+            if cnt <= cap:
+                for lane in range(LANES):
+                    ibuf[cnt] = i0 + lane
+                    vbuf[cnt] = out[i0 + lane]
+                    cnt += (mask >> lane) & 1
+            else:
+                for lane in range(LANES):
+                    cnt += (mask >> lane) & 1
+    for i in range(nb, n):
+        v = x[i] + a * y[i] if use_y else x[i]
+        if abs(v) >= t:
+            out[i] = v
+            if cnt < cap:
+                ibuf[cnt] = i
+                vbuf[cnt] = v
+            cnt += 1
+        else:
+            out[i] = 0
+    return cnt
+
+
+@njit(**_JIT)
+def _keep_candidates(out, ibuf, vbuf, cnt, thr, k, kept):
+    """Zero the candidates in out, then write back the kept ones (|u| > thr, then ties
+    in index order up to k); their indices into kept in that order. Returns the count."""
+    for e in range(cnt):
+        out[ibuf[e]] = 0
+    c = 0
+    for e in range(cnt):
+        if abs(vbuf[e]) > thr:
+            kept[c] = ibuf[e]
+            out[ibuf[e]] = vbuf[e]
+            c += 1
+    if c < k:
+        for e in range(cnt):
+            if abs(vbuf[e]) == thr:
+                kept[c] = ibuf[e]
+                out[ibuf[e]] = vbuf[e]
+                c += 1
+                if c == k:
+                    break
+    return c
 
 
 @njit(**_JIT)
@@ -53,32 +151,95 @@ def _indices_ge(x, thr, k, out):
     return cnt
 
 
+def _check_k(n: int, k: int) -> None:
+    if not 1 <= k <= n:
+        raise ValueError(f"k must be in 1..{n}, got {k}")
+
+
+def _sample_bracket(sample: np.ndarray, n: int, k: int) -> float | None:
+    """A lower bracket for the k-th largest of n magnitudes from a strided sample of them."""
+    s = sample.shape[0]
+    q = k * s / n
+    r = int(q + 4.0 * math.sqrt(q) + 8)  # sample rank with margin: the bracket lies below the k-th
+    if r >= s:
+        return None
+    return np.partition(sample, s - r)[s - r]
+
+
+def _fast(x: np.ndarray, k: int) -> bool:
+    n = x.shape[0]
+    return n > SMALL and k < n // 8 and x.dtype in (np.float32, np.float64)
+
+
+def _buffers(n: int, k: int, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
+    cap = min(n, 4 * k + 4096)  # + LANES: slack for the branch-free stores
+    return np.empty(cap + LANES, dtype=np.int64), np.empty(cap + LANES, dtype=dtype)
+
+
+def _bracketed(x: np.ndarray, k: int) -> tuple[float, np.ndarray, np.ndarray] | None:
+    """(k-th largest |x_i|, candidate indices, candidate magnitudes) from a sampled
+    bracket, or None where the sample cannot bracket (small x, large k, or a miss)."""
+    if not _fast(x, k):
+        return None
+    x = np.ascontiguousarray(x)
+    n = x.shape[0]
+    t_lo = _sample_bracket(np.abs(x[:: n // SAMPLE]), n, k)
+    if t_lo is None:
+        return None
+    ibuf, vbuf = _buffers(n, k, x.dtype)
+    cnt = _gather_ge(x, t_lo, ibuf, vbuf)
+    if not k <= cnt <= ibuf.shape[0] - LANES:
+        return None
+    vals = vbuf[:cnt]
+    thr = np.partition(vals, cnt - k)[cnt - k]
+    return float(thr), ibuf[:cnt], vals
+
+
+def _threshold_into(out: np.ndarray, x: np.ndarray, a: float, y: np.ndarray | None, k: int) -> np.ndarray | None:
+    """out = H_k(x + a*y) (or H_k(x)) in one pass over x (and y) for host vectors;
+    returns the kept indices (``topk`` order), or None where the fast path does not
+    apply (then out may hold anything)."""
+    use_y = y is not None
+    arrays = (out, x, y) if use_y else (out, x)
+    if not _fast(x, k) or any(not (v.flags.c_contiguous and v.dtype == x.dtype) for v in arrays):
+        return None
+    if any(np.may_share_memory(out, v) for v in arrays[1:]):
+        return None  # a bracket miss would leave nothing to start again from
+    n = x.shape[0]
+    step = n // SAMPLE
+    a = x.dtype.type(a)
+    sample = x[::step] + a * y[::step] if use_y else x[::step]
+    t_lo = _sample_bracket(np.abs(sample), n, k)
+    if t_lo is None:
+        return None
+    ibuf, vbuf = _buffers(n, k, x.dtype)
+    cnt = _threshold_pass(out, x, a, y if use_y else x, use_y, t_lo, ibuf, vbuf)
+    if not k <= cnt <= ibuf.shape[0] - LANES:
+        return None
+    mags = np.abs(vbuf[:cnt])
+    thr = np.partition(mags, cnt - k)[cnt - k]
+    kept = np.empty(k, dtype=np.int64)
+    _keep_candidates(out, ibuf, vbuf, cnt, thr, k, kept)
+    return kept
+
+
 def kth_largest_abs(x: Array, k: int) -> float:
     """The k-th largest ``|x_i|`` of a 1-D array (k in 1..len(x))."""
     n = x.shape[0]
-    if not 1 <= k <= n:
-        raise ValueError(f"k must be in 1..{n}, got {k}")
+    _check_k(n, k)
     if is_cupy(x):
         import cupy
 
         return float(cupy.partition(cupy.abs(x), n - k)[n - k])
-    if n > SMALL and k < n // 8:
-        sample = np.abs(x[:: n // SAMPLE])
-        s = sample.shape[0]
-        q = k * s / n
-        r = int(q + 4.0 * math.sqrt(q) + 8)  # sample rank with margin: the bracket lies below the k-th
-        if r < s:
-            t_lo = np.partition(sample, s - r)[s - r]
-            buf = np.empty(min(n, 4 * k + 4096), dtype=x.dtype)
-            cnt = _gather_ge(x, t_lo, buf)
-            if k <= cnt <= buf.shape[0]:
-                return float(np.partition(buf[:cnt], cnt - k)[cnt - k])
-    a = np.abs(x)
-    return float(np.partition(a, n - k)[n - k])
+    found = _bracketed(x, k)
+    if found is not None:
+        return found[0]
+    return float(np.partition(np.abs(x), n - k)[n - k])
 
 
 def topk(x: Array, k: int) -> Array:
-    """Indices (int64, ascending on CPU) of the k entries of largest magnitude of a 1-D array."""
+    """Indices (int64) of the k entries of largest magnitude of a 1-D array. CPU order:
+    those strictly above the k-th magnitude ascending, then its ties ascending."""
     n = x.shape[0]
     k = min(int(k), n)
     if k <= 0:
@@ -87,15 +248,47 @@ def topk(x: Array, k: int) -> Array:
         import cupy
 
         return cupy.argpartition(-cupy.abs(x), k - 1)[:k].astype(cupy.int64)
-    thr = x.dtype.type(kth_largest_abs(x, k))
     out = np.empty(k, dtype=np.int64)
+    found = _bracketed(x, k)
+    if found is not None:
+        thr, cand_idx, cand_abs = found
+        _kept(cand_idx, cand_abs, cand_abs.shape[0], cand_abs.dtype.type(thr), k, out)
+        return out
+    thr = x.dtype.type(kth_largest_abs(x, k))
     _indices_ge(x, thr, k, out)
     return out
 
 
-def hard_threshold(x: Array, k: int) -> Array:
-    """H_k(x): a copy of x with all but the k largest-magnitude entries set to zero."""
-    out = array_module(x).zeros_like(x)
+def hard_threshold(x: Array, k: int, out: Array | None = None) -> Array:
+    """H_k(x): x with all but the k largest-magnitude entries set to zero.
+
+    A new array, or written into ``out`` (same shape and dtype; may be ``x`` itself)
+    and returned.
+    """
+    if not is_cupy(x) and x.ndim == 1:
+        dst = np.empty_like(x) if out is None else out
+        if 1 <= k <= x.shape[0] and _threshold_into(dst, x, 0.0, None, int(k)) is not None:
+            return dst
     idx = topk(x, k)
-    out[idx] = x[idx]
+    vals = x[idx]
+    if out is None:
+        out = array_module(x).zeros_like(x)
+    else:
+        out[...] = 0
+    out[idx] = vals
     return out
+
+
+def hard_threshold_axpy(x: Array, a: float, y: Array, k: int, out: Array) -> Array:
+    """``out = H_k(x + a * y)`` (``x + a * y`` as NumPy computes it) without forming
+    ``x + a * y`` on the CPU; returns the kept indices (in ``topk``'s order)."""
+    if not is_cupy(x) and x.ndim == 1 and 1 <= k <= x.shape[0]:
+        kept = _threshold_into(out, x, a, y, int(k))
+        if kept is not None:
+            return kept
+    out[...] = x + a * y
+    idx = topk(out, k)
+    vals = out[idx]
+    out[...] = 0
+    out[idx] = vals
+    return idx
