@@ -18,6 +18,7 @@ import numpy as np
 
 from hpcsketch.compressors._common import RATIO, SIGNS, count_from_ratio
 from hpcsketch.compressors.base import Compressor
+from hpcsketch.kernels.vector import expand_scaled, gather_scaled
 
 
 class SubsampledTransform(Compressor):
@@ -51,21 +52,62 @@ class SubsampledTransform(Compressor):
             self.xp.asarray((1 - 2 * rng.integers(0, 2, size=self.dim)).astype(self.dtype)) if self.use_signs else None
         )
 
-    def forward(self, x: Any) -> Any:
-        """Phi x: (..., d) -> (..., Q)."""
+    def forward(self, x: Any, out: Any = None) -> Any:
+        """Phi x: (..., d) -> (..., Q); written into ``out`` (shape (..., Q), the
+        operator's dtype) when given, else a new array."""
+        if self._host_vector(x, self.dim):
+            buf = self._work()
+            if self.signs is not None:
+                np.multiply(x, self.signs, out=buf[: self.dim])
+            else:
+                np.copyto(buf[: self.dim], x, casting="same_kind")
+            buf[self.dim:] = 0
+            y = self._transform(buf, inverse=False)
+            if out is None:
+                out = np.empty(self.q, dtype=self.dtype)
+            return gather_scaled(out, y, self.rows, self.scale)
         if self.signs is not None:
             x = x * self.signs
         y = self._transform(self._pad(x), inverse=False)
-        return (y[..., self.rows] * self.scale).astype(self.dtype, copy=False)
+        return self._result((y[..., self.rows] * self.scale).astype(self.dtype, copy=False), out)
 
-    def adjoint(self, y: Any) -> Any:
-        """Phi^T y: (..., Q) -> (..., d)."""
+    def adjoint(self, y: Any, out: Any = None) -> Any:
+        """Phi^T y: (..., Q) -> (..., d); written into ``out`` (shape (..., d), the
+        operator's dtype) when given, else a new array."""
+        if self._host_vector(y, self.q):
+            if out is None:
+                out = np.empty(self.dim, dtype=self.dtype)
+            buf = out if self.padded == self.dim else self._work()
+            x = self._transform(expand_scaled(buf, self.rows, y, self.scale), inverse=True)
+            if self.signs is not None:
+                np.multiply(x[: self.dim], self.signs, out=out)
+            elif x is not out:
+                out[...] = x[: self.dim]
+            return out
         z = self.xp.zeros(y.shape[:-1] + (self.padded,), dtype=self.dtype)
         z[..., self.rows] = y * self.scale
         x = self._transform(z, inverse=True)[..., : self.dim]
         if self.signs is not None:
             x = x * self.signs
-        return x.astype(self.dtype, copy=False)
+        return self._result(x.astype(self.dtype, copy=False), out)
+
+    # -- work buffers: the fast path for one host vector allocates nothing per call --
+    def _host_vector(self, v: Any, n: int) -> bool:
+        return self.xp is np and isinstance(v, np.ndarray) and v.shape == (n,)
+
+    def _work(self) -> np.ndarray:
+        """The (d',) transform buffer of the host fast path (reused by every call)."""
+        buf = getattr(self, "_buf", None)
+        if buf is None or buf.shape[0] != self.padded or buf.dtype != self.dtype:
+            buf = self._buf = np.empty(self.padded, dtype=self.dtype)
+        return buf
+
+    @staticmethod
+    def _result(value: Any, out: Any) -> Any:
+        if out is None:
+            return value
+        out[...] = value
+        return out
 
     def _pad(self, x: Any) -> Any:
         if x.shape[-1] == self.padded:
