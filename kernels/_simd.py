@@ -23,7 +23,7 @@ Also for the selection and count sketch kernels:
   u = x (or x + a*y, rounded as NumPy does: a product, then a sum, no FMA) for 16
   lanes; ``out[off+l] = u_l if |u_l| >= t else 0``; returns the mask as above. One
   vector store: scalar stores read back by a vector load would stall the
-  store-to-load forwarding.
+  store-to-load forwarding. ``axpy_abs_ge_mask(x, y, off, a, t)``: the mask alone.
 """
 
 from __future__ import annotations
@@ -163,16 +163,33 @@ def threshold_lanes(typingctx, out, arr, off, t):
     return sig, codegen
 
 
+def _axpy_lanes(context, builder, signature, x_v, y_v, off_v, a_v):
+    px, vty = _vector_ptr(context, builder, signature.args[0], x_v, off_v)
+    py, _ = _vector_ptr(context, builder, signature.args[1], y_v, off_v)
+    ay = builder.fmul(_broadcast(builder, vty, a_v), builder.load(py, align=1))
+    return builder.fadd(builder.load(px, align=1), ay), vty
+
+
+@intrinsic
+def axpy_abs_ge_mask(typingctx, x, y, off, a, t):
+    sig = types.uint32(x, y, types.intp, x.dtype, x.dtype)
+
+    def codegen(context, builder, signature, args):
+        x_v, y_v, off_v, a_v, t_v = args
+        v, vty = _axpy_lanes(context, builder, signature, x_v, y_v, off_v, a_v)
+        return _mask_bits(builder, _abs_ge(builder, vty, v, t_v))
+
+    return sig, codegen
+
+
 @intrinsic
 def threshold_axpy_lanes(typingctx, out, x, y, off, a, t):
     sig = types.uint32(out, x, y, types.intp, x.dtype, x.dtype)
 
     def codegen(context, builder, signature, args):
         out_v, x_v, y_v, off_v, a_v, t_v = args
-        px, vty = _vector_ptr(context, builder, signature.args[1], x_v, off_v)
-        py, _ = _vector_ptr(context, builder, signature.args[2], y_v, off_v)
-        ay = builder.fmul(_broadcast(builder, vty, a_v), builder.load(py, align=1))
-        v = builder.fadd(builder.load(px, align=1), ay)
+        inner = types.uint32(*signature.args[1:])
+        v, vty = _axpy_lanes(context, builder, inner, x_v, y_v, off_v, a_v)
         cmp = _abs_ge(builder, vty, v, t_v)
         _store_selected(context, builder, signature.args[0], out_v, off_v, cmp, v, vty)
         return _mask_bits(builder, cmp)

@@ -17,7 +17,7 @@ import numpy as np
 from numba import njit
 
 from hpcsketch.kernels._dispatch import Array, array_module, is_cupy
-from hpcsketch.kernels._simd import LANES, abs_ge_mask, threshold_axpy_lanes, threshold_lanes
+from hpcsketch.kernels._simd import LANES, abs_ge_mask, axpy_abs_ge_mask, threshold_axpy_lanes, threshold_lanes
 
 _JIT = dict(cache=True, fastmath=False, boundscheck=False, nogil=True)
 SAMPLE = 1 << 13
@@ -76,60 +76,68 @@ def _kept(ibuf, vbuf, cnt, thr, k, out):
 
 
 @njit(**_JIT)
-def _threshold_pass(out, x, a, y, use_y, t, ibuf, vbuf):
-    """u = x + a*y (or x): out[i] = u_i where |u_i| >= t, else 0; those entries'
-    indices and values u_i into ibuf/vbuf (as ``_gather_ge``); returns their count."""
+def _threshold_pass(out, x, a, y, use_y, write_out, t, ibuf, vbuf):
+    """u = x + a*y (or x). With write_out: out[i] = u_i where |u_i| >= t, else 0.
+    The indices and values u_i of the entries with |u_i| >= t into ibuf/vbuf (as
+    ``_gather_ge``); returns their count."""
     n = x.shape[0]
     cap = ibuf.shape[0] - LANES
     cnt = 0
     nb = n - n % LANES
     for i0 in range(0, nb, LANES):
-        if use_y:
-            mask = threshold_axpy_lanes(out, x, y, i0, a, t)
+        if write_out:
+            if use_y:
+                mask = threshold_axpy_lanes(out, x, y, i0, a, t)
+            else:
+                mask = threshold_lanes(out, x, i0, t)
+        elif use_y:
+            mask = axpy_abs_ge_mask(x, y, i0, a, t)
         else:
-            mask = threshold_lanes(out, x, i0, t)
+            mask = abs_ge_mask(x, i0, t)
         if mask:
             if cnt <= cap:
                 for lane in range(LANES):
-                    ibuf[cnt] = i0 + lane
-                    vbuf[cnt] = out[i0 + lane]
+                    i = i0 + lane
+                    ibuf[cnt] = i
+                    vbuf[cnt] = x[i] + a * y[i] if use_y else x[i]
                     cnt += (mask >> lane) & 1
             else:
                 for lane in range(LANES):
                     cnt += (mask >> lane) & 1
     for i in range(nb, n):
         v = x[i] + a * y[i] if use_y else x[i]
-        if abs(v) >= t:
-            out[i] = v
+        keep = abs(v) >= t
+        if write_out:
+            out[i] = v if keep else 0
+        if keep:
             if cnt < cap:
                 ibuf[cnt] = i
                 vbuf[cnt] = v
             cnt += 1
-        else:
-            out[i] = 0
     return cnt
 
 
 @njit(**_JIT)
-def _keep_candidates(out, ibuf, vbuf, cnt, thr, k, kept):
-    """Zero the candidates in out, then write back the kept ones (|u| > thr, then ties
-    in index order up to k); their indices into kept in that order. Returns the count."""
+def _keep_candidates(out, ibuf, vbuf, cnt, thr, k, kept, written):
+    """Of the candidates (index order), keep those with |u| > thr and the first ties
+    (== thr) up to k in all; write their values to out (and, if out already holds
+    all candidates, zero the others). Their indices into kept, ascending; returns
+    the count."""
+    above = 0
     for e in range(cnt):
-        out[ibuf[e]] = 0
+        above += abs(vbuf[e]) > thr
+    ties = k - above
     c = 0
     for e in range(cnt):
-        if abs(vbuf[e]) > thr:
+        a = abs(vbuf[e])
+        if a > thr or (a == thr and ties > 0):
+            if a == thr:
+                ties -= 1
             kept[c] = ibuf[e]
             out[ibuf[e]] = vbuf[e]
             c += 1
-    if c < k:
-        for e in range(cnt):
-            if abs(vbuf[e]) == thr:
-                kept[c] = ibuf[e]
-                out[ibuf[e]] = vbuf[e]
-                c += 1
-                if c == k:
-                    break
+        elif written:
+            out[ibuf[e]] = 0
     return c
 
 
@@ -195,10 +203,12 @@ def _bracketed(x: np.ndarray, k: int) -> tuple[float, np.ndarray, np.ndarray] | 
     return float(thr), ibuf[:cnt], vals
 
 
-def _threshold_into(out: np.ndarray, x: np.ndarray, a: float, y: np.ndarray | None, k: int) -> np.ndarray | None:
+def _threshold_into(out: np.ndarray, x: np.ndarray, a: float, y: np.ndarray | None, k: int,
+                    out_zero: bool) -> np.ndarray | None:
     """out = H_k(x + a*y) (or H_k(x)) in one pass over x (and y) for host vectors;
-    returns the kept indices (``topk`` order), or None where the fast path does not
-    apply (then out may hold anything)."""
+    returns the kept indices, ascending, or None where the fast path does not apply
+    (then out may hold anything). ``out_zero``: out is all zeros already, so only
+    the kept entries are written."""
     use_y = y is not None
     arrays = (out, x, y) if use_y else (out, x)
     if not _fast(x, k) or any(not (v.flags.c_contiguous and v.dtype == x.dtype) for v in arrays):
@@ -213,13 +223,12 @@ def _threshold_into(out: np.ndarray, x: np.ndarray, a: float, y: np.ndarray | No
     if t_lo is None:
         return None
     ibuf, vbuf = _buffers(n, k, x.dtype)
-    cnt = _threshold_pass(out, x, a, y if use_y else x, use_y, t_lo, ibuf, vbuf)
+    cnt = _threshold_pass(out, x, a, y if use_y else x, use_y, not out_zero, t_lo, ibuf, vbuf)
     if not k <= cnt <= ibuf.shape[0] - LANES:
         return None
-    mags = np.abs(vbuf[:cnt])
-    thr = np.partition(mags, cnt - k)[cnt - k]
+    thr = np.partition(np.abs(vbuf[:cnt]), cnt - k)[cnt - k]
     kept = np.empty(k, dtype=np.int64)
-    _keep_candidates(out, ibuf, vbuf, cnt, thr, k, kept)
+    _keep_candidates(out, ibuf, vbuf, cnt, thr, k, kept, not out_zero)
     return kept
 
 
@@ -267,7 +276,7 @@ def hard_threshold(x: Array, k: int, out: Array | None = None) -> Array:
     """
     if not is_cupy(x) and x.ndim == 1:
         dst = np.empty_like(x) if out is None else out
-        if 1 <= k <= x.shape[0] and _threshold_into(dst, x, 0.0, None, int(k)) is not None:
+        if 1 <= k <= x.shape[0] and _threshold_into(dst, x, 0.0, None, int(k), False) is not None:
             return dst
     idx = topk(x, k)
     vals = x[idx]
@@ -279,15 +288,23 @@ def hard_threshold(x: Array, k: int, out: Array | None = None) -> Array:
     return out
 
 
-def hard_threshold_axpy(x: Array, a: float, y: Array, k: int, out: Array) -> Array:
-    """``out = H_k(x + a * y)`` (``x + a * y`` as NumPy computes it) without forming
-    ``x + a * y`` on the CPU; returns the kept indices (in ``topk``'s order)."""
-    if not is_cupy(x) and x.ndim == 1 and 1 <= k <= x.shape[0]:
-        kept = _threshold_into(out, x, a, y, int(k))
+def hard_threshold_support(out: Array, x: Array, k: int, *, a: float = 0.0, y: Array | None = None,
+                           out_zero: bool = False) -> Array:
+    """``out = H_k(x + a * y)`` (``H_k(x)`` without y; ``x + a * y`` as NumPy computes
+    it with a Python float a), without forming ``x + a * y`` on the CPU. Returns the
+    kept indices, ascending. ``out_zero=True`` promises that out is all zeros: then
+    only the kept entries are written. ``out`` must not overlap x or y."""
+    xp = array_module(x)
+    k = min(int(k), x.shape[0])
+    if k <= 0:
+        out[...] = 0
+        return xp.zeros(0, dtype=np.int64)
+    if not is_cupy(x) and x.ndim == 1:
+        kept = _threshold_into(out, x, a, y, int(k), out_zero)
         if kept is not None:
             return kept
-    out[...] = x + a * y
-    idx = topk(out, k)
+    out[...] = x if y is None else x + a * y
+    idx = xp.sort(topk(out, k))
     vals = out[idx]
     out[...] = 0
     out[idx] = vals

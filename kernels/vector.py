@@ -4,7 +4,8 @@ Each is one pass over memory on the CPU (numba) instead of a chain of NumPy
 temporaries, and gives the same bits as the NumPy expression in its docstring
 (scalars are cast to the arrays' dtype, as NumPy does with a Python float; no
 fused multiply-add). On CuPy the expression itself runs. ``out`` may be one of
-the inputs.
+the inputs. The ``*_at`` variants touch only the entries at ``idx`` (sparse
+vectors kept dense, with their support as an index list: O(k), not O(d)).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from hpcsketch.kernels._dispatch import Array, array_module, is_cupy
+from hpcsketch.kernels._dispatch import Array, array_module, is_cupy, weak_scalar
 
 _JIT = dict(cache=True, fastmath=False, boundscheck=False, nogil=True)
 # the reductions may reorder their (float64) sums, nothing else: elementwise results stay exact
@@ -25,22 +26,6 @@ def _axpy(out, x, a, y):
         out[i] = x[i] + a * y[i]
 
 
-@njit(**_JIT)
-def _extrapolate(out, g, g_prev, tau):
-    for i in range(out.shape[0]):
-        out[i] = g[i] + tau * (g[i] - g_prev[i])
-
-
-@njit(**_JIT_SUM)
-def _masked(out, mask, x, zero):
-    s = 0.0
-    for i in range(out.shape[0]):
-        v = x[i] if mask[i] != 0 else zero
-        out[i] = v
-        s += np.float64(v) * np.float64(v)
-    return s
-
-
 def _host(*arrays: Array) -> bool:
     return not any(is_cupy(a) for a in arrays) and all(a.ndim == 1 and a.flags.c_contiguous for a in arrays)
 
@@ -51,41 +36,6 @@ def axpy(out: Array, x: Array, a: float, y: Array) -> Array:
         _axpy(out, x, y.dtype.type(a), y)
     else:
         out[...] = x + a * y
-    return out
-
-
-def extrapolate(out: Array, g: Array, g_prev: Array, tau: float) -> Array:
-    """``out = g + tau * (g - g_prev)``; returns out."""
-    if _host(out, g, g_prev) and out.dtype == g.dtype == g_prev.dtype:
-        _extrapolate(out, g, g_prev, g.dtype.type(tau))
-    else:
-        out[...] = g + tau * (g - g_prev)
-    return out
-
-
-def masked(out: Array, mask: Array, x: Array) -> float:
-    """``out = where(mask != 0, x, 0)`` (x restricted to the support of ``mask``);
-    returns ``||out||^2`` (accumulated in float64 on the CPU)."""
-    if _host(out, mask, x) and out.dtype == x.dtype:
-        return float(_masked(out, mask, x, x.dtype.type(0)))
-    xp = array_module(out)
-    out[...] = xp.where(mask != 0, x, 0)
-    return float(xp.vdot(out, out))
-
-
-@njit(**_JIT)
-def _axpy_at(out, idx, x, a, y):
-    for e in range(idx.shape[0]):
-        i = idx[e]
-        out[i] = x[i] + a * y[i]
-
-
-def axpy_at(out: Array, idx: Array, x: Array, a: float, y: Array) -> Array:
-    """``out[idx] = x[idx] + a * y[idx]`` (the rest of out untouched); returns out."""
-    if _host(out, x, y) and out.dtype == x.dtype == y.dtype:
-        _axpy_at(out, idx, x, y.dtype.type(a), y)
-    else:
-        out[idx] = x[idx] + a * y[idx]
     return out
 
 
@@ -102,18 +52,153 @@ def _expand_scaled(out, idx, y, scale):
         out[idx[e]] = y[e] * scale
 
 
-def _scale_for(dtype: np.dtype, scale: float):
-    """``scale`` as NumPy would multiply it with an array of ``dtype`` (Python float: weak)."""
-    return np.result_type(dtype, 1.0).type(scale)
-
-
 def gather_scaled(out: np.ndarray, src: np.ndarray, idx: np.ndarray, scale: float) -> np.ndarray:
     """``out = src[idx] * scale`` for host vectors (``out`` of src's dtype); returns out."""
-    _gather_scaled(out, src, idx, _scale_for(src.dtype, scale))
+    _gather_scaled(out, src, idx, weak_scalar(src.dtype, scale))
     return out
 
 
 def expand_scaled(out: np.ndarray, idx: np.ndarray, y: np.ndarray, scale: float) -> np.ndarray:
     """``out[...] = 0; out[idx] = y * scale`` for host vectors, ``idx`` ascending; returns out."""
-    _expand_scaled(out, idx, y, _scale_for(y.dtype, scale))
+    _expand_scaled(out, idx, y, weak_scalar(y.dtype, scale))
+    return out
+
+
+@njit(**_JIT)
+def _zero_at(out, idx):
+    for e in range(idx.shape[0]):
+        out[idx[e]] = 0
+
+
+def zero_at(out: Array, idx: Array) -> Array:
+    """``out[idx] = 0``; returns out."""
+    if _host(out, idx):
+        _zero_at(out, idx)
+    else:
+        out[idx] = 0
+    return out
+
+
+@njit(**_JIT)
+def _extrapolate_at(out, idx, g, g_prev, tau):
+    for e in range(idx.shape[0]):
+        i = idx[e]
+        out[i] = g[i] + tau * (g[i] - g_prev[i])
+
+
+def extrapolate_at(out: Array, idx: Array, g: Array, g_prev: Array, tau: float) -> Array:
+    """``out[idx] = g[idx] + tau * (g[idx] - g_prev[idx])``; returns out."""
+    if _host(out, g, g_prev, idx) and out.dtype == g.dtype == g_prev.dtype:
+        _extrapolate_at(out, idx, g, g_prev, g.dtype.type(tau))
+    else:
+        out[idx] = g[idx] + tau * (g[idx] - g_prev[idx])
+    return out
+
+
+@njit(**_JIT)
+def _union(a, b, out):
+    i = j = c = 0
+    while i < a.shape[0] and j < b.shape[0]:
+        if a[i] < b[j]:
+            out[c] = a[i]
+            i += 1
+        elif b[j] < a[i]:
+            out[c] = b[j]
+            j += 1
+        else:
+            out[c] = a[i]
+            i += 1
+            j += 1
+        c += 1
+    while i < a.shape[0]:
+        out[c] = a[i]
+        i += 1
+        c += 1
+    while j < b.shape[0]:
+        out[c] = b[j]
+        j += 1
+        c += 1
+    return c
+
+
+def union_sorted(a: Array, b: Array) -> Array:
+    """Ascending indices in a or b (both ascending, without repeats)."""
+    if _host(a, b) and a.dtype == b.dtype:
+        out = np.empty(a.shape[0] + b.shape[0], dtype=a.dtype)
+        return out[: _union(a, b, out)]
+    return array_module(a).union1d(a, b)
+
+
+@njit(**_JIT)
+def _load_at(out, idx, x, signs, use_signs):
+    out[:] = 0
+    if use_signs:
+        for e in range(idx.shape[0]):
+            i = idx[e]
+            out[i] = x[i] * signs[i]
+    else:
+        for e in range(idx.shape[0]):
+            i = idx[e]
+            out[i] = x[i]
+
+
+def load_at(out: np.ndarray, idx: np.ndarray, x: np.ndarray, signs: np.ndarray | None) -> np.ndarray:
+    """``out[...] = 0; out[idx] = x[idx] * signs[idx]`` (no multiply if signs is None), host
+    vectors; signs +-1 of any numeric dtype (the product is exact)."""
+    _load_at(out, idx, x, x if signs is None else signs, signs is not None)
+    return out
+
+
+@njit(**_JIT)
+def _multiply(out, x, signs):
+    for i in range(out.shape[0]):
+        out[i] = x[i] * signs[i]
+
+
+def multiply_into(out: np.ndarray, x: np.ndarray, signs: np.ndarray) -> np.ndarray:
+    """``out = x * signs`` for host vectors and +-1 ``signs`` of any numeric dtype (exact,
+    so the same as with float signs); out may be x."""
+    _multiply(out, x, signs)
+    return out
+
+
+@njit(**_JIT_SUM)
+def _restrict_at(idx, mask, x, kept):
+    c = 0
+    s = 0.0
+    for e in range(idx.shape[0]):
+        i = idx[e]
+        if mask[i] != 0:
+            kept[c] = i
+            c += 1
+            s += np.float64(x[i]) * np.float64(x[i])
+    return c, s
+
+
+def restrict_at(idx: Array, mask: Array, x: Array) -> tuple[Array, float]:
+    """(the entries of idx where mask != 0, the squared norm of x there); idx without repeats."""
+    if _host(idx, mask, x):
+        kept = np.empty_like(idx)
+        c, s = _restrict_at(idx, mask, x, kept)
+        return kept[:c], float(s)
+    xp = array_module(x)
+    kept = idx[mask[idx] != 0]
+    vals = x[kept]
+    return kept, float(xp.vdot(vals, vals))
+
+
+@njit(**_JIT)
+def _axpy_masked_at(out, idx, a, y, zero):
+    for e in range(idx.shape[0]):
+        i = idx[e]
+        out[i] = out[i] + a * (y[i] if out[i] != 0 else zero)
+
+
+def axpy_masked_at(out: Array, idx: Array, a: float, y: Array) -> Array:
+    """``out[idx] += a * where(out[idx] != 0, y[idx], 0)``, in place; returns out."""
+    if _host(out, idx, y) and out.dtype == y.dtype:
+        _axpy_masked_at(out, idx, y.dtype.type(a), y, y.dtype.type(0))
+    else:
+        o = out[idx]
+        out[idx] = o + a * array_module(out).where(o != 0, y[idx], 0)
     return out

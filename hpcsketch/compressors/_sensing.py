@@ -18,7 +18,7 @@ import numpy as np
 
 from hpcsketch.compressors._common import RATIO, SIGNS, count_from_ratio
 from hpcsketch.compressors.base import Compressor
-from hpcsketch.kernels.vector import expand_scaled, gather_scaled
+from hpcsketch.kernels.vector import expand_scaled, gather_scaled, load_at, multiply_into
 
 
 class SubsampledTransform(Compressor):
@@ -48,24 +48,24 @@ class SubsampledTransform(Compressor):
         rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([self.seed, 0x5E45])))
         rows = np.sort(rng.choice(self.padded, size=self.q, replace=False)).astype(np.int64)
         self.rows = self.xp.asarray(rows)
-        self.signs = (
-            self.xp.asarray((1 - 2 * rng.integers(0, 2, size=self.dim)).astype(self.dtype)) if self.use_signs else None
-        )
+        draw = (1 - 2 * rng.integers(0, 2, size=self.dim)).astype(np.int8) if self.use_signs else None
+        self.signs = None if draw is None else self.xp.asarray(draw.astype(self.dtype))
+        self._host_signs = draw  # the host fast path reads the +-1 as int8: a quarter of the bytes
 
-    def forward(self, x: Any, out: Any = None) -> Any:
+    def forward(self, x: Any, out: Any = None, support: Any = None) -> Any:
         """Phi x: (..., d) -> (..., Q); written into ``out`` (shape (..., Q), the
-        operator's dtype) when given, else a new array."""
+        operator's dtype) when given, else a new array.
+
+        ``support``: optional indices outside of which the 1-D ``x`` is zero. Only a hint (the result is the same): the host path then reads x
+        there only, O(len(support)) besides the transform.
+        """
         if self._host_vector(x, self.dim):
-            buf = self._work()
-            if self.signs is not None:
-                np.multiply(x, self.signs, out=buf[: self.dim])
-            else:
-                np.copyto(buf[: self.dim], x, casting="same_kind")
-            buf[self.dim:] = 0
-            y = self._transform(buf, inverse=False)
+            y = self._load_transform(x, support)
             if out is None:
                 out = np.empty(self.q, dtype=self.dtype)
             return gather_scaled(out, y, self.rows, self.scale)
+        if support is not None:
+            x = self._restrict(x, support)
         if self.signs is not None:
             x = x * self.signs
         y = self._transform(self._pad(x), inverse=False)
@@ -77,11 +77,8 @@ class SubsampledTransform(Compressor):
         if self._host_vector(y, self.q):
             if out is None:
                 out = np.empty(self.dim, dtype=self.dtype)
-            buf = out if self.padded == self.dim else self._work()
-            x = self._transform(expand_scaled(buf, self.rows, y, self.scale), inverse=True)
-            if self.signs is not None:
-                np.multiply(x[: self.dim], self.signs, out=out)
-            elif x is not out:
+            x = self._expand_transform(y, out if self.padded == self.dim else self._work())
+            if x is not out:
                 out[...] = x[: self.dim]
             return out
         z = self.xp.zeros(y.shape[:-1] + (self.padded,), dtype=self.dtype)
@@ -91,9 +88,31 @@ class SubsampledTransform(Compressor):
             x = x * self.signs
         return self._result(x.astype(self.dtype, copy=False), out)
 
-    # -- work buffers: the fast path for one host vector allocates nothing per call --
+    # -- the host fast path: one C-contiguous float vector, no per-call allocations --
     def _host_vector(self, v: Any, n: int) -> bool:
-        return self.xp is np and isinstance(v, np.ndarray) and v.shape == (n,)
+        return (self.xp is np and isinstance(v, np.ndarray) and v.shape == (n,) and v.dtype.kind == "f"
+                and v.flags.c_contiguous)
+
+    def _load_transform(self, x: np.ndarray, support: Any = None) -> np.ndarray:
+        """B pad(D x) in a (d',) buffer (the operator's own, or a new one for the DCT)."""
+        buf = self._work()
+        if support is not None:
+            load_at(buf, np.ascontiguousarray(support, dtype=np.int64), x, self._host_signs)
+        elif self.signs is not None:
+            multiply_into(buf[: self.dim], x, self._host_signs)
+            buf[self.dim:] = 0
+        else:
+            np.copyto(buf[: self.dim], x, casting="same_kind")
+            buf[self.dim:] = 0
+        return self._transform(buf, inverse=False)
+
+    def _expand_transform(self, y: np.ndarray, buf: np.ndarray) -> np.ndarray:
+        """D (B^T z)[:d] in its first d entries, z = the scaled y at the rows (0 elsewhere);
+        computed in ``buf`` ((d',)) or returned as a new array."""
+        x = self._transform(expand_scaled(buf, self.rows, y, self.scale), inverse=True)
+        if self.signs is not None:
+            multiply_into(x[: self.dim], x[: self.dim], self._host_signs)
+        return x
 
     def _work(self) -> np.ndarray:
         """The (d',) transform buffer of the host fast path (reused by every call)."""
@@ -108,6 +127,12 @@ class SubsampledTransform(Compressor):
             return value
         out[...] = value
         return out
+
+    def _restrict(self, x: Any, support: Any) -> Any:
+        kept = self.xp.zeros_like(x)
+        idx = self.xp.asarray(support)
+        kept[..., idx] = x[..., idx]
+        return kept
 
     def _pad(self, x: Any) -> Any:
         if x.shape[-1] == self.padded:

@@ -19,12 +19,16 @@ already computed (``Phi w = Phi g + tau v``; after the support step
 ``Phi g += step * Phi P_S r``): each iteration costs 2 adjoints + 3 forwards and 2
 selections. Works on any operator with ``forward``/``adjoint`` on NumPy or CuPy.
 
-Everything else is kept to a few passes over memory: the vectors live in buffers
-allocated once per call (g and g_prev take turns in two of them), the elementwise
-steps are fused (``hpcsketch.kernels.vector``), hard thresholding writes into its
-buffer, and an operator whose ``forward``/``adjoint`` take ``out=`` (the subsampled
-transforms) writes its products there too instead of allocating. The squared norms
-of the restricted residuals are summed in float64 on the CPU.
+Everything else is kept to a few passes over memory. The vectors live in buffers
+allocated once per call (g and g_prev take turns in two of them). The K-sparse
+ones (g, g_prev, w, the restricted residuals) stay dense arrays that are zero off
+a support list carried along (ascending indices), so extrapolating, restricting
+to a support, the support step and re-zeroing a buffer cost O(K), not O(d);
+``H_K(w + a r_w)`` is one pass over w and r_w that writes only the K survivors.
+An operator whose ``forward`` takes ``out=`` and ``support=`` (the subsampled
+transforms) writes its products into the buffers and reads sparse inputs at their
+support only; ``adjoint`` with ``out=`` likewise. The squared norms of the
+restricted residuals are float64 sums on the CPU.
 """
 
 from __future__ import annotations
@@ -34,8 +38,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from hpcsketch.kernels._dispatch import array_module
-from hpcsketch.kernels.topk import hard_threshold, hard_threshold_axpy
-from hpcsketch.kernels.vector import axpy, axpy_at, extrapolate, masked
+from hpcsketch.kernels.topk import hard_threshold_support
+from hpcsketch.kernels.vector import axpy, axpy_masked_at, extrapolate_at, restrict_at, union_sorted, zero_at
 
 
 @dataclass
@@ -50,58 +54,96 @@ def _ratio(num: float, den: float) -> float:
     return num / den if den > 0 else 0.0
 
 
-def _into(fn: Callable[..., Any]) -> Callable[[Any, Any], Any]:
-    """``fn(v, out)``: the product written into ``out`` where ``fn`` takes ``out=``, else a new array."""
+def _takes(fn: Callable[..., Any], *names: str) -> tuple[bool, ...]:
     try:
-        takes_out = "out" in inspect.signature(fn).parameters
+        params = inspect.signature(fn).parameters
     except (TypeError, ValueError):
-        takes_out = False
-    if takes_out:
-        return lambda v, out: fn(v, out=out)
-    return lambda v, out: fn(v)
+        params = {}
+    return tuple(name in params for name in names)
+
+
+class _Products:
+    """Phi and Phi^T of one operator, written into the caller's buffers where the
+    operator takes ``out=``, and Phi of a restricted vector read at its support
+    only where ``forward`` takes ``support=`` (else through a dense masked copy)."""
+
+    def __init__(self, operator: Any, like: Any):
+        self.op = operator
+        self.fwd_out, self.sparse = _takes(operator.forward, "out", "support")
+        (self.adj_out,) = _takes(operator.adjoint, "out")
+        self.like = like
+        self.dense: Any = None  # the masked copy, for operators without support=
+
+    def forward(self, x: Any, out: Any, support: Any = None) -> Any:
+        kw = {}
+        if self.fwd_out:
+            kw["out"] = out
+        if self.sparse and support is not None:
+            kw["support"] = support
+        return self.op.forward(x, **kw)
+
+    def adjoint(self, y: Any, out: Any) -> Any:
+        return self.op.adjoint(y, out=out) if self.adj_out else self.op.adjoint(y)
+
+    def restricted(self, x: Any, mask: Any, idx: Any, out: Any) -> tuple[Any, float]:
+        """(Phi P x, ||P x||^2), P = restriction to the entries of idx where mask != 0
+        (mask is 0 off idx; idx ascending)."""
+        kept, sq = restrict_at(idx, mask, x)
+        if self.sparse:
+            return self.forward(x, out, kept), sq
+        xp = array_module(x)
+        if self.dense is None:
+            self.dense = xp.zeros_like(self.like)
+        self.dense[...] = 0
+        self.dense[kept] = x[kept]
+        return self.forward(self.dense, out), sq
 
 
 def fiht(operator: Any, z: Any, k: int, *, max_iter: int = 25, tol: float = 1e-7, spread: float = 1e-2) -> FIHTResult:
     """K-sparse ``x`` with ``Phi x ~ z`` (``operator.forward`` = Phi, ``operator.adjoint`` = Phi^T)."""
     xp = array_module(z)
-    fwd, adj = _into(operator.forward), _into(operator.adjoint)
     znorm = float(xp.linalg.norm(z))
-    r = adj(z, None)  # Phi^T of a residual: r_w, then r, each iteration
-    gbuf = (xp.empty_like(r), xp.empty_like(r))  # g and g_prev take turns
-    g = hard_threshold(r, k, out=gbuf[0])
+    r = operator.adjoint(z)  # Phi^T of a residual: r_w, then r, each iteration
+    phi = _Products(operator, r)
+    gbuf = (xp.empty_like(r), xp.zeros_like(r))  # g and g_prev take turns ...
+    support = hard_threshold_support(gbuf[0], r, k)
+    supports = {0: support, 1: support[:0]}  # ... and each is zero off its support list
+    g = gbuf[0]
     if znorm == 0.0:
         return FIHTResult(g, 0, [0.0], "tiny")
-    wbuf, p = xp.empty_like(r), xp.empty_like(r)  # w; a residual restricted to a support
-    phi_g = fwd(g, None)
+    wbuf = xp.zeros_like(r)
+    w_support = support[:0]
+    phi_g = phi.forward(g, None, support)
     v, phi_p, phi_wbuf = xp.empty_like(phi_g), xp.empty_like(phi_g), xp.empty_like(phi_g)
     phi_spare = xp.empty_like(phi_g)  # Phi g and Phi g_prev take turns with it
     res = xp.empty(z.shape, dtype=xp.result_type(z, phi_g))  # z - Phi (.)
-    g_prev, phi_g_prev = g, phi_g
+    g_prev, phi_g_prev, prev_support = g, phi_g, support
     residuals: list[float] = []
     stopped = "max_iter"
     it = 0
     for it in range(1, max_iter + 1):
         if it == 1:
-            w, phi_w = g, phi_g
+            w, phi_w, w_supp = g, phi_g, support
         else:
             xp.subtract(phi_g, phi_g_prev, out=v)  # = Phi (g - g_prev); res = z - Phi g from the last check
             tau = _ratio(float(xp.vdot(res, v)), float(xp.vdot(v, v)))
-            w = extrapolate(wbuf, g, g_prev, tau)
+            zero_at(wbuf, w_support)
+            w_support = w_supp = union_sorted(support, prev_support)  # w is 0 elsewhere
+            w = extrapolate_at(wbuf, w_supp, g, g_prev, tau)  # g + tau (g - g_prev)
             phi_w = axpy(phi_wbuf, phi_g, tau, v)
-        r_w = adj(xp.subtract(z, phi_w, out=res), r)
-        sq = masked(p, w, r_w)  # P_supp(w) r_w
-        phi_pr = fwd(p, phi_p)
+        r_w = phi.adjoint(xp.subtract(z, phi_w, out=res), r)
+        phi_pr, sq = phi.restricted(r_w, w, w_supp, phi_p)  # Phi P_supp(w) r_w, ||P_supp(w) r_w||^2
         a = _ratio(sq, float(xp.vdot(phi_pr, phi_pr)))
-        g_prev, phi_g_prev = g, phi_g
-        g = gbuf[1] if g_prev is gbuf[0] else gbuf[0]
-        support = hard_threshold_axpy(w, a, r_w, k, out=g)  # g = H_K(w + a r_w); g is 0 off support
-        phi_g = fwd(g, phi_spare)
+        g_prev, phi_g_prev, prev_support = g, phi_g, support
+        slot = 1 if g_prev is gbuf[0] else 0
+        g = zero_at(gbuf[slot], supports[slot])
+        support = supports[slot] = hard_threshold_support(g, w, k, a=a, y=r_w, out_zero=True)  # H_K(w + a r_w)
+        phi_g = phi.forward(g, phi_spare, support)
         phi_spare = phi_g_prev if phi_g_prev is not phi_g else phi_spare
-        r = adj(xp.subtract(z, phi_g, out=res), r)
-        sq = masked(p, g, r)  # P_S r
-        phi_pr = fwd(p, phi_p)
+        r = phi.adjoint(xp.subtract(z, phi_g, out=res), r)
+        phi_pr, sq = phi.restricted(r, g, support, phi_p)  # Phi P_S r, ||P_S r||^2
         step = _ratio(sq, float(xp.vdot(phi_pr, phi_pr)))
-        axpy_at(g, support, g, step, p)  # g + step P_S r: p is 0 off the support
+        axpy_masked_at(g, support, step, r)  # g + step P_S r
         axpy(phi_g, phi_g, step, phi_pr)
         residuals.append(float(xp.linalg.norm(xp.subtract(z, phi_g, out=res))))
         if residuals[-1] <= tol * znorm:
