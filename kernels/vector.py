@@ -202,3 +202,46 @@ def axpy_masked_at(out: Array, idx: Array, a: float, y: Array) -> Array:
         o = out[idx]
         out[idx] = o + a * array_module(out).where(o != 0, y[idx], 0)
     return out
+
+
+@njit(**_JIT_SUM)
+def _diff_dots(out, a, b, c):
+    cv = 0.0
+    vv = 0.0
+    for i in range(out.shape[0]):
+        v = a[i] - b[i]
+        out[i] = v
+        cv += np.float64(c[i]) * np.float64(v)
+        vv += np.float64(v) * np.float64(v)
+    return cv, vv
+
+
+def diff_dots(out: Array, a: Array, b: Array, c: Array) -> tuple[float, float]:
+    """``out = a - b``; returns (<c, out>, <out, out>) (float64 sums on the CPU)."""
+    if _host(out, a, b, c) and out.dtype == a.dtype == b.dtype:
+        cv, vv = _diff_dots(out, a, b, c)
+        return float(cv), float(vv)
+    xp = array_module(out)
+    xp.subtract(a, b, out=out)
+    return float(xp.vdot(c, out)), float(xp.vdot(out, out))
+
+
+@njit(**_JIT_SUM)
+def _residual(out, z, p, a, v, use_v):
+    s = 0.0
+    for i in range(out.shape[0]):
+        q = p[i] + a * v[i] if use_v else p[i]
+        r = z[i] - q
+        out[i] = r
+        s += np.float64(r) * np.float64(r)
+    return s
+
+
+def residual(out: Array, z: Array, p: Array, a: float = 0.0, v: Array | None = None) -> float:
+    """``out = z - p`` (``z - (p + a * v)`` with v); returns ``||out||^2`` (float64 on the CPU)."""
+    arrays = (out, z, p) if v is None else (out, z, p, v)
+    if _host(*arrays) and out.dtype == z.dtype == p.dtype and (v is None or v.dtype == p.dtype):
+        return float(_residual(out, z, p, p.dtype.type(a), p if v is None else v, v is not None))
+    xp = array_module(out)
+    xp.subtract(z, p if v is None else p + a * v, out=out)
+    return float(xp.vdot(out, out))

@@ -28,18 +28,22 @@ to a support, the support step and re-zeroing a buffer cost O(K), not O(d);
 An operator whose ``forward`` takes ``out=`` and ``support=`` (the subsampled
 transforms) writes its products into the buffers and reads sparse inputs at their
 support only; ``adjoint`` with ``out=`` likewise. The squared norms of the
-restricted residuals are float64 sums on the CPU.
+restricted residuals and the measurement-space dot products and residual norms are
+float64 sums on the CPU (fused with the updates they follow).
 """
 
 from __future__ import annotations
 
 import inspect
+import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from hpcsketch.kernels._dispatch import array_module
 from hpcsketch.kernels.topk import hard_threshold_support
-from hpcsketch.kernels.vector import axpy, axpy_masked_at, extrapolate_at, restrict_at, union_sorted, zero_at
+from hpcsketch.kernels.vector import (
+    axpy, axpy_masked_at, diff_dots, extrapolate_at, residual, restrict_at, union_sorted, zero_at,
+)
 
 
 @dataclass
@@ -114,8 +118,7 @@ def fiht(operator: Any, z: Any, k: int, *, max_iter: int = 25, tol: float = 1e-7
     wbuf = xp.zeros_like(r)
     w_support = support[:0]
     phi_g = phi.forward(g, None, support)
-    v, phi_p, phi_wbuf = xp.empty_like(phi_g), xp.empty_like(phi_g), xp.empty_like(phi_g)
-    phi_spare = xp.empty_like(phi_g)  # Phi g and Phi g_prev take turns with it
+    v, phi_p, phi_spare = xp.empty_like(phi_g), xp.empty_like(phi_g), xp.empty_like(phi_g)  # Phi g, Phi g_prev take turns
     res = xp.empty(z.shape, dtype=xp.result_type(z, phi_g))  # z - Phi (.)
     g_prev, phi_g_prev, prev_support = g, phi_g, support
     residuals: list[float] = []
@@ -123,15 +126,16 @@ def fiht(operator: Any, z: Any, k: int, *, max_iter: int = 25, tol: float = 1e-7
     it = 0
     for it in range(1, max_iter + 1):
         if it == 1:
-            w, phi_w, w_supp = g, phi_g, support
+            w, w_supp = g, support
+            residual(res, z, phi_g)
         else:
-            xp.subtract(phi_g, phi_g_prev, out=v)  # = Phi (g - g_prev); res = z - Phi g from the last check
-            tau = _ratio(float(xp.vdot(res, v)), float(xp.vdot(v, v)))
+            cv, vv = diff_dots(v, phi_g, phi_g_prev, res)  # v = Phi (g - g_prev); res = z - Phi g
+            tau = _ratio(cv, vv)
             zero_at(wbuf, w_support)
             w_support = w_supp = union_sorted(support, prev_support)  # w is 0 elsewhere
             w = extrapolate_at(wbuf, w_supp, g, g_prev, tau)  # g + tau (g - g_prev)
-            phi_w = axpy(phi_wbuf, phi_g, tau, v)
-        r_w = phi.adjoint(xp.subtract(z, phi_w, out=res), r)
+            residual(res, z, phi_g, tau, v)  # z - Phi w, Phi w = Phi g + tau v
+        r_w = phi.adjoint(res, r)
         phi_pr, sq = phi.restricted(r_w, w, w_supp, phi_p)  # Phi P_supp(w) r_w, ||P_supp(w) r_w||^2
         a = _ratio(sq, float(xp.vdot(phi_pr, phi_pr)))
         g_prev, phi_g_prev, prev_support = g, phi_g, support
@@ -140,12 +144,13 @@ def fiht(operator: Any, z: Any, k: int, *, max_iter: int = 25, tol: float = 1e-7
         support = supports[slot] = hard_threshold_support(g, w, k, a=a, y=r_w, out_zero=True)  # H_K(w + a r_w)
         phi_g = phi.forward(g, phi_spare, support)
         phi_spare = phi_g_prev if phi_g_prev is not phi_g else phi_spare
-        r = phi.adjoint(xp.subtract(z, phi_g, out=res), r)
+        residual(res, z, phi_g)
+        r = phi.adjoint(res, r)
         phi_pr, sq = phi.restricted(r, g, support, phi_p)  # Phi P_S r, ||P_S r||^2
         step = _ratio(sq, float(xp.vdot(phi_pr, phi_pr)))
         axpy_masked_at(g, support, step, r)  # g + step P_S r
         axpy(phi_g, phi_g, step, phi_pr)
-        residuals.append(float(xp.linalg.norm(xp.subtract(z, phi_g, out=res))))
+        residuals.append(math.sqrt(residual(res, z, phi_g)))
         if residuals[-1] <= tol * znorm:
             stopped = "tiny"
             break
