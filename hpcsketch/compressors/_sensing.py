@@ -11,6 +11,7 @@ norm d'/Q. Only the row indices and the seed define Phi: ``forward`` and
 
 from __future__ import annotations
 
+import copy
 import math
 from typing import Any
 
@@ -87,6 +88,17 @@ class SubsampledTransform(Compressor):
         if self.signs is not None:
             x = x * self.signs
         return self._result(x.astype(self.dtype, copy=False), out)
+
+    def split_signs(self) -> tuple["SubsampledTransform", Any]:
+        """(Psi, D) with Phi = Psi D: Psi this operator without the random signs (a view
+        sharing rows, scale and buffers), D the +-1 signs (None without them).
+        Recovery that commutes with D (hard thresholding does) can run on Psi and flip
+        its result once, skipping a sign pass per product."""
+        if self.signs is None:
+            return self, None
+        view = copy.copy(self)
+        view.signs = view._host_signs = None
+        return view, self.signs
 
     # -- the host fast path: one C-contiguous float vector, no per-call allocations --
     def _host_vector(self, v: Any, n: int) -> bool:
