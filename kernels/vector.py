@@ -126,7 +126,8 @@ def union_sorted(a: Array, b: Array) -> Array:
     if _host(a, b) and a.dtype == b.dtype:
         out = np.empty(a.shape[0] + b.shape[0], dtype=a.dtype)
         return out[: _union(a, b, out)]
-    return array_module(a).union1d(a, b)
+    xp = array_module(a)
+    return xp.unique(xp.concatenate([a, b]))
 
 
 @njit(**_JIT)

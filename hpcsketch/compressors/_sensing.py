@@ -7,6 +7,13 @@ rows' projectors has expectation (Q/d') I, ``E[Phi^T Phi] = I`` over the row dra
 that is what the factor sqrt(d'/Q) is for. Phi's rows are orthogonal with squared
 norm d'/Q. Only the row indices and the seed define Phi: ``forward`` and
 ``adjoint`` are a fast transform each, never a dense matrix.
+
+A single host (NumPy) vector takes a fast path that allocates nothing per call
+beyond the result: the signs (+-1 as int8) are applied while loading a transform
+buffer kept on the operator, and the rows are gathered or scattered with the
+scale in one numba loop each. ``forward``/``adjoint`` also write into ``out=``,
+and ``forward(x, support=idx)`` reads x only at idx (FIHT's sparse vectors).
+Batches and CuPy arrays take the general array path.
 """
 
 from __future__ import annotations
@@ -57,8 +64,9 @@ class SubsampledTransform(Compressor):
         """Phi x: (..., d) -> (..., Q); written into ``out`` (shape (..., Q), the
         operator's dtype) when given, else a new array.
 
-        ``support``: optional indices outside of which the 1-D ``x`` is zero. Only a hint (the result is the same): the host path then reads x
-        there only, O(len(support)) besides the transform.
+        ``support``: optional indices (1-D x) to restrict x to: Phi applied to x with
+        every entry off the support taken as zero. The host path then reads x there
+        only: O(len(support)) work besides the transform.
         """
         if self._host_vector(x, self.dim):
             y = self._load_transform(x, support)
@@ -96,6 +104,8 @@ class SubsampledTransform(Compressor):
         its result once, skipping a sign pass per product."""
         if self.signs is None:
             return self, None
+        if self.xp is np:
+            self._work()  # created before the copy, so that the view shares it
         view = copy.copy(self)
         view.signs = view._host_signs = None
         return view, self.signs
