@@ -26,15 +26,15 @@ selections. Works on any operator with ``forward``/``adjoint`` on NumPy or CuPy.
 
 Everything else is kept to a few passes over memory. The vectors live in buffers
 allocated once per call (g and g_prev take turns in two of them). The K-sparse
-ones (g, g_prev, w, the restricted residuals) stay dense arrays that are zero off
-a support list carried along (ascending indices), so extrapolating, restricting
-to a support, the support step and re-zeroing a buffer cost O(K), not O(d);
-``H_K(w + a r_w)`` is one pass over w and r_w that writes only the K survivors.
-An operator whose ``forward`` takes ``out=`` and ``support=`` (the subsampled
-transforms) writes its products into the buffers and reads sparse inputs at their
-support only; ``adjoint`` with ``out=`` likewise. The squared norms of the
-restricted residuals and the measurement-space dot products and residual norms are
-float64 sums on the CPU (fused with the updates they follow).
+ones (g, g_prev, w) stay dense arrays that are zero off a support list carried
+along (ascending indices), so extrapolating, restricting a residual to a support,
+the support step and re-zeroing a buffer cost O(K), not O(d); ``H_K(w + a r_w)``
+is one pass over w and r_w that writes only the K survivors. An operator whose
+``forward`` takes ``out=`` and ``support=`` (the subsampled transforms) writes its
+products into the buffers and reads a restricted residual at its support only;
+``adjoint`` with ``out=`` likewise. The squared norms of the restricted residuals,
+the measurement-space dot products and the residual norms are float64 sums on the
+CPU, fused with the updates they follow.
 """
 
 from __future__ import annotations
