@@ -2,7 +2,7 @@
 
 ``kth_largest_abs`` is the threshold FIHT's hard thresholding needs every
 iteration. ``np.argpartition`` on 2^20 floats costs several FWHTs, so the CPU path
-brackets the threshold from a strided sample, gathers the few candidates above the
+brackets the threshold from a sample spread over x (in short runs, cache-friendly), gathers the few candidates above the
 bracket (index and magnitude) in one numba pass over x and selects exactly among
 them (falling back to a full partition if the bracket misses). The candidates also
 give the kept indices, so ``topk`` and ``hard_threshold`` read x once: O(d) plus
@@ -12,6 +12,7 @@ O(k) work. GPU: ``cupy.partition`` / ``cupy.argpartition``.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 from numba import njit
@@ -21,6 +22,7 @@ from hpcsketch.kernels._simd import LANES, abs_ge_mask, axpy_abs_ge_mask, thresh
 
 _JIT = dict(cache=True, fastmath=False, boundscheck=False, nogil=True)
 SAMPLE = 1 << 13
+_RUN = 64  # consecutive sampled entries (a few cache lines: the prefetcher streams them)
 SMALL = 1 << 15
 
 
@@ -164,6 +166,18 @@ def _check_k(n: int, k: int) -> None:
         raise ValueError(f"k must be in 1..{n}, got {k}")
 
 
+def _sample(x: np.ndarray, a: Any = None, y: np.ndarray | None = None) -> np.ndarray:
+    """|x| (or |x + a*y|) at SAMPLE entries spread evenly over x in runs of _RUN
+    consecutive ones: SAMPLE strided entries would cost a cache line each, and the
+    arrays are usually out of cache when this runs (2^20 floats: 0.19 -> 0.1 ms)."""
+    runs = SAMPLE // _RUN
+    stride = x.shape[0] // runs
+    xs = x[: stride * runs].reshape(runs, stride)[:, :_RUN]
+    if y is not None:
+        xs = xs + a * y[: stride * runs].reshape(runs, stride)[:, :_RUN]
+    return np.abs(xs).ravel()
+
+
 def _sample_bracket(sample: np.ndarray, n: int, k: int) -> float | None:
     """A lower bracket for the k-th largest of n magnitudes from a strided sample of them."""
     s = sample.shape[0]
@@ -191,7 +205,7 @@ def _bracketed(x: np.ndarray, k: int) -> tuple[float, np.ndarray, np.ndarray] | 
         return None
     x = np.ascontiguousarray(x)
     n = x.shape[0]
-    t_lo = _sample_bracket(np.abs(x[:: n // SAMPLE]), n, k)
+    t_lo = _sample_bracket(_sample(x), n, k)
     if t_lo is None:
         return None
     ibuf, vbuf = _buffers(n, k, x.dtype)
@@ -216,10 +230,8 @@ def _threshold_into(out: np.ndarray, x: np.ndarray, a: float, y: np.ndarray | No
     if any(np.may_share_memory(out, v) for v in arrays[1:]):
         return None  # a bracket miss would leave nothing to start again from
     n = x.shape[0]
-    step = n // SAMPLE
     a = x.dtype.type(a)
-    sample = x[::step] + a * y[::step] if use_y else x[::step]
-    t_lo = _sample_bracket(np.abs(sample), n, k)
+    t_lo = _sample_bracket(_sample(x, a, y), n, k)
     if t_lo is None:
         return None
     ibuf, vbuf = _buffers(n, k, x.dtype)
