@@ -24,6 +24,8 @@ Also for the selection and count sketch kernels:
   lanes; ``out[off+l] = u_l if |u_l| >= t else 0``; returns the mask as above. One
   vector store: scalar stores read back by a vector load would stall the
   store-to-load forwarding. ``axpy_abs_ge_mask(x, y, off, a, t)``: the mask alone.
+* ``prefetch(x, i)``: a hint to fetch the cache line of ``x[i]`` (``llvm.prefetch``;
+  never faults, a no-op where the target has no prefetch instruction).
 """
 
 from __future__ import annotations
@@ -193,5 +195,25 @@ def threshold_axpy_lanes(typingctx, out, x, y, off, a, t):
         cmp = _abs_ge(builder, vty, v, t_v)
         _store_selected(context, builder, signature.args[0], out_v, off_v, cmp, v, vty)
         return _mask_bits(builder, cmp)
+
+    return sig, codegen
+
+
+@intrinsic
+def prefetch(typingctx, arr, idx):
+    sig = types.void(arr, types.intp)
+
+    def codegen(context, builder, signature, args):
+        ary = context.make_array(signature.args[0])(context, builder, args[0])
+        i8p = ir.IntType(8).as_pointer()
+        ptr = builder.bitcast(builder.gep(ary.data, [args[1]]), i8p)
+        fnty = ir.FunctionType(ir.VoidType(), [i8p, _I32, _I32, _I32])
+        try:
+            fn = builder.module.get_global("llvm.prefetch.p0")
+        except KeyError:
+            fn = ir.Function(builder.module, fnty, "llvm.prefetch.p0")
+        # read (0) with high locality (3) into the data cache (1)
+        builder.call(fn, [ptr, ir.Constant(_I32, 0), ir.Constant(_I32, 3), ir.Constant(_I32, 1)])
+        return context.get_dummy_value()
 
     return sig, codegen

@@ -14,10 +14,12 @@ import numpy as np
 from numba import njit
 
 from hpcsketch.kernels._dispatch import Array, array_module, is_cupy, weak_scalar
+from hpcsketch.kernels._simd import prefetch
 
 _JIT = dict(cache=True, fastmath=False, boundscheck=False, nogil=True)
 # the reductions may reorder their (float64) sums, nothing else: elementwise results stay exact
 _JIT_SUM = dict(_JIT, fastmath={"reassoc", "nsz"})
+AHEAD = 16  # the sparse loops prefetch the entry this many indices ahead (irregular strides defeat the hardware)
 
 
 @njit(**_JIT)
@@ -66,7 +68,10 @@ def expand_scaled(out: np.ndarray, idx: np.ndarray, y: np.ndarray, scale: float)
 
 @njit(**_JIT)
 def _zero_at(out, idx):
-    for e in range(idx.shape[0]):
+    n = idx.shape[0]
+    for e in range(n):
+        if e + AHEAD < n:
+            prefetch(out, idx[e + AHEAD])
         out[idx[e]] = 0
 
 
@@ -81,7 +86,13 @@ def zero_at(out: Array, idx: Array) -> Array:
 
 @njit(**_JIT)
 def _extrapolate_at(out, idx, g, g_prev, tau):
-    for e in range(idx.shape[0]):
+    n = idx.shape[0]
+    for e in range(n):
+        if e + AHEAD < n:
+            j = idx[e + AHEAD]
+            prefetch(out, j)
+            prefetch(g, j)
+            prefetch(g_prev, j)
         i = idx[e]
         out[i] = g[i] + tau * (g[i] - g_prev[i])
 
@@ -167,7 +178,12 @@ def multiply_into(out: np.ndarray, x: np.ndarray, signs: np.ndarray) -> np.ndarr
 def _restrict_at(idx, mask, x, kept):
     c = 0
     s = 0.0
-    for e in range(idx.shape[0]):
+    n = idx.shape[0]
+    for e in range(n):
+        if e + AHEAD < n:
+            j = idx[e + AHEAD]
+            prefetch(mask, j)
+            prefetch(x, j)
         i = idx[e]
         if mask[i] != 0:
             kept[c] = i
@@ -190,7 +206,12 @@ def restrict_at(idx: Array, mask: Array, x: Array) -> tuple[Array, float]:
 
 @njit(**_JIT)
 def _axpy_masked_at(out, idx, a, y, zero):
-    for e in range(idx.shape[0]):
+    n = idx.shape[0]
+    for e in range(n):
+        if e + AHEAD < n:
+            j = idx[e + AHEAD]
+            prefetch(out, j)
+            prefetch(y, j)
         i = idx[e]
         out[i] = out[i] + a * (y[i] if out[i] != 0 else zero)
 
