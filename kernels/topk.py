@@ -27,39 +27,6 @@ SMALL = 1 << 15
 
 
 @njit(**_JIT)
-def _gather_ge(x, t, ibuf, vbuf):
-    """Indices and magnitudes of the entries with |x_i| >= t, in index order, into
-    ibuf/vbuf; returns the count (keeps counting past the buffers' length - LANES).
-
-    One vector compare per 16 entries; only blocks with a hit (a few percent of
-    entries pass, so a minority of blocks) run the branch-free compaction.
-    """
-    n = x.shape[0]
-    cap = ibuf.shape[0] - LANES
-    cnt = 0
-    nb = n - n % LANES
-    for i0 in range(0, nb, LANES):
-        mask = abs_ge_mask(x, i0, t)
-        if mask:
-            if cnt <= cap:
-                for lane in range(LANES):
-                    ibuf[cnt] = i0 + lane
-                    vbuf[cnt] = abs(x[i0 + lane])
-                    cnt += (mask >> lane) & 1
-            else:
-                for lane in range(LANES):
-                    cnt += (mask >> lane) & 1
-    for i in range(nb, n):
-        a = abs(x[i])
-        if a >= t:
-            if cnt < cap:
-                ibuf[cnt] = i
-                vbuf[cnt] = a
-            cnt += 1
-    return cnt
-
-
-@njit(**_JIT)
 def _kept(ibuf, vbuf, cnt, thr, k, out):
     """Of the candidates, the indices with |x| > thr, then ties (== thr) in index order, up to k."""
     c = 0
@@ -80,8 +47,12 @@ def _kept(ibuf, vbuf, cnt, thr, k, out):
 @njit(**_JIT)
 def _threshold_pass(out, x, a, y, use_y, write_out, t, ibuf, vbuf):
     """u = x + a*y (or x). With write_out: out[i] = u_i where |u_i| >= t, else 0.
-    The indices and values u_i of the entries with |u_i| >= t into ibuf/vbuf (as
-    ``_gather_ge``); returns their count."""
+    The indices and values u_i of the entries with |u_i| >= t, in index order, into
+    ibuf/vbuf; returns their count (counting on past the buffers' length - LANES).
+
+    One vector compare per 16 entries; only blocks with a hit (a few percent of the
+    entries pass, so a minority of blocks) run the branch-free compaction.
+    """
     n = x.shape[0]
     cap = ibuf.shape[0] - LANES
     cnt = 0
@@ -209,12 +180,12 @@ def _bracketed(x: np.ndarray, k: int) -> tuple[float, np.ndarray, np.ndarray] | 
     if t_lo is None:
         return None
     ibuf, vbuf = _buffers(n, k, x.dtype)
-    cnt = _gather_ge(x, t_lo, ibuf, vbuf)
+    cnt = _threshold_pass(x, x, x.dtype.type(0), x, 0, False, t_lo, ibuf, vbuf)  # x is not written
     if not k <= cnt <= ibuf.shape[0] - LANES:
         return None
-    vals = vbuf[:cnt]
-    thr = np.partition(vals, cnt - k)[cnt - k]
-    return float(thr), ibuf[:cnt], vals
+    mags = np.abs(vbuf[:cnt])
+    thr = np.partition(mags, cnt - k)[cnt - k]
+    return float(thr), ibuf[:cnt], mags
 
 
 def _threshold_into(out: np.ndarray, x: np.ndarray, a: float, y: np.ndarray | None, k: int,

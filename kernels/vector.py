@@ -22,6 +22,12 @@ _JIT_SUM = dict(_JIT, fastmath={"reassoc", "nsz"})
 AHEAD = 16  # the sparse loops prefetch the entry this many indices ahead (irregular strides defeat the hardware)
 
 
+@njit(inline="always", **_JIT)
+def _ahead(idx, e):
+    """The index AHEAD entries after e (the last one near the end): what to prefetch."""
+    return idx[min(e + AHEAD, idx.shape[0] - 1)]
+
+
 @njit(**_JIT)
 def _axpy(out, x, a, y):
     for i in range(out.shape[0]):
@@ -68,10 +74,8 @@ def expand_scaled(out: np.ndarray, idx: np.ndarray, y: np.ndarray, scale: float)
 
 @njit(**_JIT)
 def _zero_at(out, idx):
-    n = idx.shape[0]
-    for e in range(n):
-        if e + AHEAD < n:
-            prefetch(out, idx[e + AHEAD])
+    for e in range(idx.shape[0]):
+        prefetch(out, _ahead(idx, e))
         out[idx[e]] = 0
 
 
@@ -86,13 +90,10 @@ def zero_at(out: Array, idx: Array) -> Array:
 
 @njit(**_JIT)
 def _extrapolate_at(out, idx, g, g_prev, tau):
-    n = idx.shape[0]
-    for e in range(n):
-        if e + AHEAD < n:
-            j = idx[e + AHEAD]
-            prefetch(out, j)
-            prefetch(g, j)
-            prefetch(g_prev, j)
+    for e in range(idx.shape[0]):
+        j = _ahead(idx, e)
+        prefetch(g, j)
+        prefetch(g_prev, j)
         i = idx[e]
         out[i] = g[i] + tau * (g[i] - g_prev[i])
 
@@ -178,12 +179,10 @@ def multiply_into(out: np.ndarray, x: np.ndarray, signs: np.ndarray) -> np.ndarr
 def _restrict_at(idx, mask, x, kept):
     c = 0
     s = 0.0
-    n = idx.shape[0]
-    for e in range(n):
-        if e + AHEAD < n:
-            j = idx[e + AHEAD]
-            prefetch(mask, j)
-            prefetch(x, j)
+    for e in range(idx.shape[0]):
+        j = _ahead(idx, e)
+        prefetch(mask, j)
+        prefetch(x, j)
         i = idx[e]
         if mask[i] != 0:
             kept[c] = i
@@ -206,12 +205,10 @@ def restrict_at(idx: Array, mask: Array, x: Array) -> tuple[Array, float]:
 
 @njit(**_JIT)
 def _axpy_masked_at(out, idx, a, y, zero):
-    n = idx.shape[0]
-    for e in range(n):
-        if e + AHEAD < n:
-            j = idx[e + AHEAD]
-            prefetch(out, j)
-            prefetch(y, j)
+    for e in range(idx.shape[0]):
+        j = _ahead(idx, e)
+        prefetch(out, j)
+        prefetch(y, j)
         i = idx[e]
         out[i] = out[i] + a * (y[i] if out[i] != 0 else zero)
 
