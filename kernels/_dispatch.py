@@ -49,3 +49,9 @@ def float_dtype(dtype: Any) -> np.dtype:
     """float32/float64 stay; anything else (ints, float16) computes in float64."""
     dt = np.dtype(dtype)
     return dt if dt in (np.float32, np.float64) else np.dtype(np.float64)
+
+
+def weak_scalar(dtype: Any, value: float) -> Any:
+    """``value`` typed as NumPy computes ``array * value`` with a Python float (NEP 50:
+    the array's float dtype; float64 for integer arrays), for kernels to match it bit for bit."""
+    return np.result_type(dtype, 1.0).type(value)

@@ -14,6 +14,7 @@ CPU: numba loops (``_cs_cpu``). GPU: the hashes as CuPy array expressions and
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -95,7 +96,7 @@ def cs_estimate(table: Array, h: SketchHash, d: int, *, how: str = "median", idx
         from hpcsketch.kernels import _cs_cpu
 
         out = np.empty(d, dtype=table.dtype)
-        _cs_cpu.estimate(out, table, 0, how == "median", *_tables(h))
+        _cs_cpu.estimate(out, table, 0, how == "median", _median_network(h.rows), *_tables(h))
         return out
     if idx is None:
         idx = xp.arange(d, dtype=xp.int64)
@@ -132,6 +133,13 @@ def cs_zero_cells(table: Array, h: SketchHash, idx: Array) -> Array:
     b, _ = buckets_signs(h, idx, table.shape[1], table.dtype)
     table[xp.arange(h.rows)[:, None], b] = 0
     return table
+
+
+@functools.lru_cache(maxsize=None)
+def _median_network(rows: int) -> np.ndarray:
+    from hpcsketch.kernels._cs_cpu import median_network
+
+    return median_network(rows)
 
 
 def _tables(h: SketchHash) -> tuple[np.ndarray, ...]:

@@ -17,9 +17,50 @@ from typing import Any
 
 import numpy as np
 
-from hpcsketch.kernels._dispatch import Array, array_module
+from numba import njit
+
+from hpcsketch.kernels._dispatch import Array, array_module, is_cupy
 
 HEADER = 4  # one float32
+_CHUNK = 1024  # elements per step of the fused CPU encoder (a multiple of 64)
+_SPREAD = np.uint64(0x0101010101010101)
+_GATHER = np.uint64(0x8040201008040201)  # bit 0 of byte i -> bit 63 - i: 8 flags -> 1 packbits byte
+
+
+@njit(cache=True, fastmath=False, boundscheck=False, nogil=True)
+def _qsgd_body(x, sc, u, s, bits, out):
+    """The sign plane and the ``bits`` level planes of the QSGD payload, packed as
+    ``pack_bits`` / ``pack_uint`` pack them, into out (len (1 + bits) * ceil(n/8)).
+    Levels: min(floor(|x| * sc + u), s), in x's float32 arithmetic like NumPy's."""
+    n = x.shape[0]
+    nb = (n + 7) // 8
+    lv = np.zeros(_CHUNK, np.uint8)
+    ng = np.zeros(_CHUNK, np.uint8)
+    lw = lv.view(np.uint64)
+    nw = ng.view(np.uint64)
+    cap = np.float32(s)
+    for c0 in range(0, n, _CHUNK):
+        m = min(_CHUNK, n - c0)
+        xs = x[c0:c0 + m]
+        us = u[c0:c0 + m]
+        for t in range(m):
+            v = xs[t]
+            level = min(np.floor(abs(v) * sc + us[t]), cap)
+            lv[t] = np.uint8(level)
+            ng[t] = np.uint8(v < 0)
+        for t in range(m, _CHUNK):
+            lv[t] = 0
+            ng[t] = 0
+        b0 = c0 // 8
+        nbytes = (m + 7) // 8
+        signs = out[b0:b0 + nbytes]
+        for w in range(nbytes):
+            signs[w] = np.uint8(((nw[w] & _SPREAD) * _GATHER) >> np.uint64(56))
+        for p in range(bits):
+            plane = out[(1 + p) * nb + b0:(1 + p) * nb + b0 + nbytes]
+            shift = np.uint64(bits - 1 - p)
+            for w in range(nbytes):
+                plane[w] = np.uint8((((lw[w] >> shift) & _SPREAD) * _GATHER) >> np.uint64(56))
 
 
 def packed_nbytes(n: int) -> int:
@@ -85,12 +126,25 @@ def qsgd_encode(x: Array, s: int, u: Array) -> Array:
     if s < 1:
         raise ValueError(f"QSGD needs s >= 1 levels, got {s}")
     norm = xp.linalg.norm(x.astype(xp.float32))
+    if _fused_qsgd(x, s, u) and float(norm) > 0:
+        d = x.shape[0]
+        out = np.empty(qsgd_nbytes(d, s), dtype=np.uint8)
+        out[:HEADER] = _f32_bytes(np, norm)
+        _qsgd_body(x, np.float32(s / norm), u, s, level_bits(s), out[HEADER:])
+        return out
     if float(norm) > 0:
         lv = xp.floor(xp.abs(x).astype(xp.float32) * (s / norm) + u)
         lv = xp.minimum(lv, s)  # guards the round-off case |x_i| = norm
     else:
         lv = xp.zeros(x.shape[0], dtype=xp.float32)
     return xp.concatenate([_f32_bytes(xp, norm), pack_bits(x < 0), pack_uint(lv.astype(xp.uint32), level_bits(s))])
+
+
+def _fused_qsgd(x: Array, s: int, u: Array) -> bool:
+    """The one-pass CPU encoder applies: float32 host vectors, levels fit a byte."""
+    return (not is_cupy(x) and x.ndim == 1 and x.dtype == np.float32 and x.flags.c_contiguous
+            and isinstance(u, np.ndarray) and u.dtype == np.float32 and u.shape == x.shape
+            and u.flags.c_contiguous and s <= 255)
 
 
 def qsgd_decode(payload: Array, d: int, s: int, dtype: Any = np.float32) -> Array:

@@ -89,3 +89,36 @@ def test_numpy_cupy_agree():
     t_cp = cs_sketch(cp.asarray(x), h.to(cp), 777)
     np.testing.assert_allclose(cp.asnumpy(t_cp), t_np, atol=1e-3)
     np.testing.assert_allclose(cp.asnumpy(cs_estimate(t_cp, h.to(cp), 300000)), cs_estimate(t_np, h, 300000), atol=1e-3)
+
+
+@pytest.mark.parametrize("k", range(1, 33))
+def test_median_network_selects_the_middle(k):
+    from hpcsketch.kernels._cs_cpu import median_network
+
+    net = median_network(k)
+    assert all(0 <= a < b < k for a, b in net)
+    rng = np.random.default_rng(k)
+    v = rng.integers(-3, 4, size=(k, 4000)).astype(np.float64)  # many ties
+    v[:, :100] = rng.standard_normal((k, 100))
+    w = v.copy()
+    for a, b in net:
+        lo, hi = np.minimum(w[a], w[b]), np.maximum(w[a], w[b])
+        w[a], w[b] = lo, hi
+    mid = w[k // 2] if k % 2 else 0.5 * (w[k // 2 - 1] + w[k // 2])
+    np.testing.assert_array_equal(mid, np.median(v, axis=0))
+
+
+@pytest.mark.parametrize("rows", [1, 2, 3, 4, 5, 6, 7, 8])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_estimates_match_the_array_path(rows, dtype):
+    d, cols = 70000, 500  # crosses a 2^16 run boundary
+    x = np.random.default_rng(rows).standard_normal(d).astype(dtype)
+    h = sketch_hash(11 + rows, rows)
+    t = cs_sketch(x, h, cols, dtype)
+    np.testing.assert_allclose(t, _reference(x.astype(np.float64), h, cols), rtol=1e-4 if dtype == np.float32 else 1e-9,
+                               atol=1e-3 if dtype == np.float32 else 1e-9)
+    for how in ("median", "mean"):
+        fast = cs_estimate(t, h, d, how=how)
+        ref = cs_estimate(t, h, d, how=how, idx=np.arange(d))  # buckets_signs + np.median / mean
+        assert fast.dtype == t.dtype
+        np.testing.assert_allclose(fast, ref, rtol=1e-6 if dtype == np.float32 else 1e-12, atol=1e-6)

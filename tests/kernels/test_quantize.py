@@ -53,3 +53,19 @@ def test_randk_indices_and_scatter(backend):
     i, v = randk(x, 10, 3)
     assert float(xp.abs(v - x[i] * 10).max()) == 0
     assert float(scatter(i, v, 100).sum()) == float(v.sum())
+
+
+def test_qsgd_fused_encoder_matches_the_array_expression():
+    # the one-pass CPU encoder against the level/sign/plane expression it replaces
+    rng = np.random.default_rng(5)
+    for n in (1, 9, 64, 1023, 1025, 70001):
+        for s in (1, 7, 16, 255):
+            x = rng.standard_normal(n).astype(np.float32)
+            x[rng.random(n) < 0.1] = 0
+            x[0] = 1.5  # a non-zero norm (the zero vector has its own branch)
+            u = uniform(n, n + s)
+            norm = np.linalg.norm(x)
+            lv = np.minimum(np.floor(np.abs(x) * (s / norm) + u), s).astype(np.uint32)
+            bits = int(s).bit_length()
+            expected = np.concatenate([np.float32(norm).reshape(1).view(np.uint8), pack_bits(x < 0), pack_uint(lv, bits)])
+            np.testing.assert_array_equal(qsgd_encode(x, s, u), expected)

@@ -64,3 +64,28 @@ def test_transpose_and_heavy_hitters(np_backend):
     x = np.r_[x, np.zeros(48, np.float32)]
     np.testing.assert_allclose(transpose_desketch(op, op.forward(x)), x, atol=1e-5)  # Q = d': Phi orthogonal
     np.testing.assert_allclose(transpose_desketch(cs, t), cs.decompress(t))
+
+
+class _PlainOperator:
+    """Only forward(x) and adjoint(y): FIHT's fallbacks (new arrays, dense masked copies)."""
+
+    def __init__(self, op):
+        self.op = op
+
+    def forward(self, x):
+        return self.op.forward(x)
+
+    def adjoint(self, y):
+        return self.op.adjoint(y)
+
+
+@pytest.mark.parametrize("signs", [True, False])
+def test_fast_products_match_a_plain_operator(np_backend, signs):
+    d, k = 1 << 15, 80
+    op = SubsampledWHT(d, {"ratio": d / (10 * k), "signs": signs}, np_backend, seed=4, dtype="float64")
+    x = _sparse(d, k, 4)
+    z = op.forward(x)
+    fast, plain = fiht(op, z, k, max_iter=6, spread=-1), fiht(_PlainOperator(op), z, k, max_iter=6, spread=-1)
+    assert fast.iterations == plain.iterations == 6
+    np.testing.assert_allclose(fast.x, plain.x, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(fast.residuals, plain.residuals, rtol=1e-6)
