@@ -334,6 +334,12 @@ def build_parser() -> argparse.ArgumentParser:
     slurm.add_arguments(p)
     p.set_defaults(func=slurm.run)
 
+    from hpcsketch.hessian import cli as hessian_cli
+
+    p = sub.add_parser("hessian", help="loss-Hessian spectrum (top eigenvalues, density, kappa) of a trace's checkpointed model")
+    hessian_cli.add_arguments(p)
+    p.set_defaults(func=hessian_cli.run)
+
     from hpcsketch.analysis import cli as analysis_cli
 
     p = sub.add_parser("analyze", help="read traces, write plots, tables, CSV and a markdown report")

@@ -81,6 +81,8 @@ class Progress:
             parts.append(f"acc {self.info['eval_accuracy']:.3f}")
         elif self.info.get("eval_loss") is not None and not math.isnan(self.info["eval_loss"]):
             parts.append(f"eval {_fmt(self.info['eval_loss'])}")
+        if "kappa" in self.info:
+            parts.append(f"Hessian kappa {_fmt(self.info['kappa'])}")
         parts.append(f"{self.rate():.1f} rounds/s")
         return "  ".join(parts)
 

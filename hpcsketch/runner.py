@@ -11,6 +11,7 @@ One run, on every rank::
                                 flush request), started now and read one round later,
                                 so every rank acts on it at the same round
         evaluate every eval_every rounds (the test set split over ranks)
+        measure the loss Hessian at [hessian]'s rounds (hpcsketch.hessian; rank 0 writes /hessian)
         flush every flush_every rounds / flush_seconds: gather to rank 0, append to HDF5
 
 Rank 0 writes the trace. Nothing in the loop is a barrier added for the
@@ -42,6 +43,7 @@ from hpcsketch.clients import ClientLayout
 from hpcsketch.comm.communicator import Communicator
 from hpcsketch.config.job import Job, point_label
 from hpcsketch.errors import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, BadInput, HpcsketchError
+from hpcsketch.hessian.hook import HessianHook
 from hpcsketch.problems import REGISTRY as PROBLEMS
 from hpcsketch.progress import Progress, human_bytes, print_summary
 from hpcsketch.tracing.writer import TraceWriter, prepare_out_dir
@@ -273,6 +275,7 @@ class Runner:
         diag_every = job.run.diagnostics_every
         ctrl = self.world.Dup()  # its own communicator: the control word never matches the method's collectives
         algo.start()
+        hessian = HessianHook.for_job(job, algo, self.ctx)  # None unless [hessian] schedules measurements
         self.summary = _Summary()
         self._pending_rows: list[tuple[int, dict, dict, Any, float]] = []
         self._pending_eval: dict[int, dict[str, float]] = {}
@@ -289,6 +292,8 @@ class Runner:
             t_eval = time.perf_counter()
             self._pending_eval[0] = {**algo.evaluate(), "eval_seconds": time.perf_counter() - t_eval}
             self._flush(comm, 0)
+        if hessian is not None and hessian.missing(start, self.trace_path):  # step 0, or one a stop skipped
+            hessian.measure(start, self.writer, self.progress)
         ckpt_every = job.run.checkpoint_every
 
         flags_local = np.zeros(3, dtype=np.int32)
@@ -337,6 +342,8 @@ class Runner:
             if (eval_every and step % eval_every == 0 or step == rounds) and not flags_seen[_DIVERGED]:
                 t_eval = time.perf_counter()
                 self._pending_eval[step] = {**algo.evaluate(), "eval_seconds": time.perf_counter() - t_eval}
+            if hessian is not None and hessian.due(step) and not stopping:
+                hessian.measure(step, self.writer, self.progress)
             checkpoint = (stopping and not flags_seen[_DIVERGED]) or (ckpt_every and step % ckpt_every == 0 and step < rounds)
             if step % flush_every == 0 or step == rounds or stopping or flags_seen[_FLUSH] or checkpoint:
                 self._flush(comm, step)

@@ -510,6 +510,19 @@ def check_combination(job: Job, *, world_size: int | None = None) -> None:
     run = s["run"]
     if run["eval_every"] > run["rounds"]:
         run["eval_every"] = run["rounds"]
+    _check_hessian(s, prob_cls, fail)
+
+
+def _check_hessian(s: Mapping[str, Any], prob_cls: Any, fail: Any) -> None:
+    h, rounds = s["hessian"], s["run"]["rounds"]
+    late = [r for r in h["rounds"] if r > rounds]
+    if late:
+        fail(_where("hessian", "rounds", h["rounds"]), f"round {late[0]} is after the last round ({rounds})")
+    if h["top"] > h["lanczos_steps"]:
+        fail(_where("hessian", "top", h["top"]), f"more than lanczos_steps ({h['lanczos_steps']}) Ritz values")
+    if (h["rounds"] or h["every"]) and not getattr(prob_cls, "has_hvp", False):
+        fail(_where("hessian", "rounds" if h["rounds"] else "every", h["rounds"] or h["every"]),
+             f"problem {s['problem']['kind']!r} has no Hessian-vector product to measure with")
 
 
 def _check_declared_keys(section: str, values: Section, cls: Any, job: Job, fail: Any) -> None:

@@ -71,6 +71,28 @@ TOPOLOGY_COMMON = (
 )
 
 
+def _rounds_check(v: list) -> str | None:
+    if any(isinstance(r, bool) or not isinstance(r, int) or r < 0 for r in v):
+        return "expected a list of rounds (integers >= 0; 0 is the initial model)"
+    return None
+
+
+HESSIAN = (
+    Option("rounds", "list", [], "rounds after which the loss Hessian is measured (0: the initial model); "
+           "with every = 0 and no rounds nothing is measured", check=_rounds_check),
+    Option("every", "int", 0, "also measure every this many rounds, at round 0 and after the last round (0: only at rounds)", min=0),
+    Option("lanczos_steps", "int", 64, "Lanczos steps per probe vector (at most d are taken)", min=2, max=100000),
+    Option("probes", "int", 4, "Rademacher probe vectors of stochastic Lanczos quadrature (one Lanczos run each)", min=1, max=10000),
+    Option("top", "int", 10, "largest eigenvalues kept (Ritz values), at most lanczos_steps", min=1),
+    Option("grid", "int", 256, "points of the grid the spectral density is written on", min=8, max=1000000),
+    Option("sigma", "float", 0.01, "width of the Gaussian that smooths the density, as a fraction of the spectrum's span",
+           min=0.0, max=1.0, min_exclusive=True),
+    Option("batch", "int", 1000, "samples per forward/backward pass of a Hessian-vector product (bounds memory; 0: a rank's whole share)", min=0),
+    Option("data", "number_or_fraction", 1.0, "training data in the measured loss: a fraction of each client's samples, "
+           "or a count per client (the same samples at every measurement)"),
+)
+
+
 @dataclass(frozen=True)
 class Section:
     name: str
@@ -109,6 +131,7 @@ SECTIONS: dict[str, Section] = {
     "algorithm": Section("algorithm", ALGORITHM_COMMON, "algorithm", "the distributed method"),
     "compressor": Section("compressor", COMPRESSOR_COMMON, "compressor", "what clients send"),
     "topology": Section("topology", TOPOLOGY_COMMON, "topology", "decentralized methods only"),
+    "hessian": Section("hessian", HESSIAN, doc="loss-Hessian spectrum measurements during training"),
 }
 
 #: sections that hold free-form tables validated by their own code

@@ -69,5 +69,21 @@ class Problem(ABC):
         """Number of training samples each client holds (n,)."""
         raise NotImplementedError
 
+    #: True when :meth:`hvp` is implemented (``[hessian]`` measurements need it)
+    has_hvp: ClassVar[bool] = False
+
+    def hvp(self, x: Any, v: Any, part: int = 0, nparts: int = 1, *, batch: int = 0, data: float | int = 1.0) -> Any:
+        """Part ``part`` of ``nparts`` of ``H v``, H the Hessian at ``x`` of the training objective
+        f(x) = mean_i f_i(x), f_i client i's mean loss over its training data (no minibatch
+        sampling, augmentation, dropout, gradient noise or weight decay).
+
+        The parts are disjoint and fixed by the data alone, so their sum is H v whatever
+        ``nparts`` is (up to summation order). ``batch`` bounds the samples per forward pass
+        (0: all of the part's at once); ``data`` keeps a fraction in (0, 1] of each client's
+        samples, or a count >= 1 of them, drawn once from the job seed. Problems without data
+        to sample ignore both. Returns a (d,) array of the backend.
+        """
+        raise NotImplementedError(f"problem {self.kind!r} has no Hessian-vector product")
+
     def describe(self) -> dict[str, Any]:
         return {"kind": self.kind, "dim": int(self.dim), **{k: v for k, v in self.opts.items() if isinstance(v, (int, float, str, bool))}}

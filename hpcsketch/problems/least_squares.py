@@ -79,6 +79,10 @@ class LeastSquares(QuadraticObjective):
         a = self._A[client]
         return a.T @ a / self.rows
 
+    def _clients_hessian_times(self, lo: int, hi: int, v: Any) -> Any:
+        a = self._A[lo:hi]  # (clients, rows, d): A_c^T (A_c v) / m, summed over the block
+        return self.xp.einsum("cmd,cm->d", a, a @ v) / self.rows
+
     def diag_hessian(self, client: int | None = None) -> Any:
         if client is None:
             return self.xp.diagonal(self._H).copy()

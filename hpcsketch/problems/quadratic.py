@@ -115,6 +115,11 @@ class Quadratic(QuadraticObjective):
     def diag_hessian(self, client: int | None = None) -> Any:
         return self.xp.diagonal(self.hessian(client)).copy()
 
+    def _clients_hessian_times(self, lo: int, hi: int, v: Any) -> Any:
+        if self.homogeneous:
+            return (hi - lo) * (self._L[0] @ v)
+        return (self._L[lo:hi] @ v).sum(axis=0)
+
     def client_objective(self, x: Any, client: int) -> float:
         """f_i(x) in float64."""
         x64 = self._host64(x)

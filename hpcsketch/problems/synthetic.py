@@ -96,6 +96,25 @@ class QuadraticObjective(Problem):
     def diag_hessian(self, client: int | None = None) -> Any:
         """The diagonal of :meth:`hessian` (d,)."""
 
+    has_hvp = True
+
+    def hvp(self, x: Any, v: Any, part: int = 0, nparts: int = 1, *, batch: int = 0, data: float | int = 1.0) -> Any:
+        """(1/n) sum of L_i v over part ``part``'s block of clients (the Hessian does not depend on x;
+        ``batch`` and ``data`` are not used)."""
+        n = self.num_clients
+        lo, hi = part * n // nparts, (part + 1) * n // nparts
+        v = self.xp.asarray(v, dtype=self.dtype)
+        if hi <= lo:
+            return self.xp.zeros(self.dim, dtype=self.dtype)
+        return self._clients_hessian_times(lo, hi, v) / n
+
+    def _clients_hessian_times(self, lo: int, hi: int, v: Any) -> Any:
+        """sum_{lo <= c < hi} hessian(c) @ v (subclasses with structure do it without d x d matrices)."""
+        out = self.hessian(lo) @ v
+        for c in range(lo + 1, hi):
+            out += self.hessian(c) @ v
+        return out
+
     def init_params(self) -> Any:
         """x0 ~ N(0, I/d) from the job seed (norm about 1; never x* = 0 of the interpolation case)."""
         x0 = seeding.rng(self.seed, "init").standard_normal(self.dim) / np.sqrt(self.dim)

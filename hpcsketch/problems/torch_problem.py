@@ -239,6 +239,67 @@ class TorchClassification(Problem):
         out = torch.func.functional_call(self.model, self.flat.unflatten(params), (inputs,))
         return torch.nn.functional.cross_entropy(out, targets)
 
+    has_hvp = True
+
+    def hvp(self, x: Any, v: Any, part: int = 0, nparts: int = 1, *, batch: int = 0, data: float | int = 1.0) -> Any:
+        """Part ``part`` of H v by double backward, in evaluation mode (dropout off).
+
+        The objective is mean_i f_i with f_i client i's mean cross-entropy, written as a
+        per-sample weighted sum (weight 1 / (clients * client's samples)) over the kept
+        samples in client order. Those are cut into fixed blocks of ``batch`` samples and a
+        part is a run of whole blocks, so every block, and with it BatchNorm's batch
+        statistics, is the same whatever ``nparts`` is.
+        """
+        if not 0 <= part < nparts:
+            raise ValueError(f"part {part} is not in 0..{nparts - 1}")
+        idx, weights = self._hessian_samples(data)
+        n = len(weights)
+        bs = batch if 0 < batch < n else n
+        blocks = -(-n // bs)
+        lo, hi = part * blocks // nparts, (part + 1) * blocks // nparts
+        p = self.backend.to_torch(x).detach().to(self.flat.params.dtype).requires_grad_(True)
+        vt = self.backend.to_torch(v).to(p.dtype)
+        out = torch.zeros_like(p, requires_grad=False)
+        self._set_mode(False)
+        for b in range(lo, hi):
+            s, e = b * bs, min(n, (b + 1) * bs)
+            rows = slice(s, e) if idx is None else idx[s:e]
+            inputs = self.x_train[rows] if idx is None else self.x_train.index_select(0, rows)
+            targets = self.y_train[rows] if idx is None else self.y_train.index_select(0, rows)
+            logits = torch.func.functional_call(self.model, self.flat.unflatten(p), (self.prepare(inputs, None),))
+            loss = (torch.nn.functional.cross_entropy(logits, targets, reduction="none") * weights[s:e]).sum()
+            (g,) = torch.autograd.grad(loss, p, create_graph=True)
+            (hv,) = torch.autograd.grad(g, p, grad_outputs=vt)
+            out += hv
+        return self.backend.from_torch(out)
+
+    def _hessian_samples(self, data: float | int) -> tuple[torch.Tensor | None, torch.Tensor]:
+        """Positions (None: all, in order) of the samples the Hessian's loss uses, and their weights.
+
+        ``data`` keeps that many of each client's samples (a fraction rounds up to at least
+        one), drawn once from the job seed, so every measurement of a run uses the same loss.
+        """
+        key = ("hessian_samples", data)
+        cached = getattr(self, "_hessian_cache", None)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        from hpcsketch.config.options import resolve_count
+
+        kept = [min(int(m), resolve_count(data, int(m))) if m > 0 else 0 for m in self._sizes]
+        clients = sum(1 for k in kept if k > 0)
+        weights = np.concatenate([np.full(k, 1.0 / (clients * k)) for k in kept if k > 0])
+        if all(k == m for k, m in zip(kept, self._sizes)):
+            idx = None
+        else:
+            idx_np = np.concatenate([
+                int(self._offsets[c]) + np.sort(seeding.rng(self.seed, "hessian-data", c).choice(int(m), k, replace=False))
+                for c, (k, m) in enumerate(zip(kept, self._sizes)) if k > 0
+            ])
+            idx = torch.from_numpy(idx_np.astype(np.int64)).to(self.device)
+        w = torch.from_numpy(weights).to(device=self.device, dtype=self.flat.params.dtype)
+        self._hessian_cache = (key, (idx, w))
+        return idx, w
+
     def _set_mode(self, training: bool) -> None:
         if self._training is not training:
             self.model.train(training)

@@ -43,6 +43,9 @@ class Trace:
     timing: dict[str, np.ndarray]
     summary: dict[str, Any]
     extra: dict[str, Any] = field(default_factory=dict)
+    #: /hessian: dataset name -> rows (one per measurement; empty when none), and the group's attributes
+    hessian: dict[str, np.ndarray] = field(default_factory=dict)
+    hessian_attrs: dict[str, Any] = field(default_factory=dict)
 
     @property
     def status(self) -> str:
@@ -103,16 +106,33 @@ def read_trace(path: str | os.PathLike[str]) -> Trace:
             metrics = {k: ds[()] for k, ds in f["trace"].items()} if "trace" in f else {}
             timing = {k: ds[()] for k, ds in f["timing"].items()} if "timing" in f else {}
             summary = {k: _s(v) for k, v in f["summary"].attrs.items()} if "summary" in f else {}
+            hessian, hessian_attrs = _hessian_group(f)
             extra = {}
             for name in f.keys():
-                if name not in ("env", "trace", "timing", "summary", "checkpoint"):
+                if name not in ("env", "trace", "timing", "summary", "checkpoint", "hessian"):
                     extra[name] = name
     except BadInput:
         raise
     except (OSError, KeyError, ValueError) as e:
         raise BadInput(f"cannot be read as a trace (truncated or corrupt HDF5: {str(e).splitlines()[0]})", source=str(p)) from None
     # rows past the last flush of a metric that appeared late are NaN-filled by the writer
-    return Trace(p, attrs, env, metrics, timing, summary, extra)
+    return Trace(p, attrs, env, metrics, timing, summary, extra, hessian, hessian_attrs)
+
+
+def _hessian_group(f: h5py.File) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    g = f.get("hessian")
+    if g is None:
+        return {}, {}
+    return {k: ds[()] for k, ds in g.items()}, {k: _s(v) for k, v in g.attrs.items()}
+
+
+def read_hessian(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """The /hessian group of a trace or of a file ``hpcsketch hessian`` wrote (empty when absent)."""
+    try:
+        with open_for_reading(path) as f:
+            return _hessian_group(f)
+    except (OSError, KeyError, ValueError) as e:
+        raise BadInput(f"cannot be read ({str(e).splitlines()[0]})", source=str(path)) from None
 
 
 @dataclass
@@ -123,10 +143,11 @@ class Checkpoint:
     state: dict[str, np.ndarray]  # this rank's algorithm state
 
 
-def read_checkpoint(path: str | os.PathLike[str], rank: int) -> Checkpoint:
-    """One rank's checkpoint from a trace (``--resume``), refusing what cannot be resumed."""
+def read_checkpoint(path: str | os.PathLike[str], rank: int, *, resuming: bool = True) -> Checkpoint:
+    """One rank's checkpoint from a trace, refusing what cannot be resumed (``resuming``: for
+    ``--resume``; otherwise any trace with a checkpoint, e.g. to measure its model)."""
     t = read_trace(path)  # schema and integrity checks first
-    if t.status == "completed":
+    if resuming and t.status == "completed":
         raise BadInput("the run completed: there is nothing to resume", source=str(path))
     try:
         with open_for_reading(path) as f:

@@ -105,6 +105,22 @@ CHECKPOINT = {
     "rank<r>/<name>": "rank r's algorithm state arrays (model, residuals, momenta, control variates; '/' in names is '|')",
 }
 
+#: /hessian: one row per loss-Hessian measurement ([hessian] in the job; also the file `hpcsketch hessian` writes)
+HESSIAN = {
+    "attrs": "the settings: lanczos_steps, probes, top, grid, sigma, batch, data; dim (d); "
+             "files from `hpcsketch hessian` add trace, run_id, checkpoint_step, checkpoint_rank, checkpoint_world_size, world_size (of the measurement), problem, model, seed, hpcsketch_version, created",
+    "step": "(m,) int64: rounds completed when measured (0: the initial model)",
+    "eigenvalues": "(m x top) largest Ritz values, descending (NaN-padded)",
+    "residuals": "(m x top) their residual bounds |beta s_last| (an eigenvalue lies within this of each)",
+    "lambda_max, lambda_min": "(m,) largest Ritz value and smallest Gauss node over the probes",
+    "grid": "(m x grid) the points the density is given at (each measurement spans its own spectrum)",
+    "density": "(m x grid) SLQ spectral density, Gaussian-smoothed (sigma x span), integrating to 1 (times d: eigenvalues per unit)",
+    "trace_norm, trace_norm_stderr": "(m,) SLQ estimate of sum_i |lambda_i| and its standard error over the probes",
+    "kappa": "(m,) trace_norm / lambda_max",
+    "hvps": "(m,) int64: Hessian-vector products the measurement cost (probes x Lanczos steps)",
+    "seconds": "(m,) wall time of the measurement on rank 0 (not in /timing; it is in /trace/time)",
+}
+
 SUMMARY_ATTRS = {
     "rounds_done": "rounds completed",
     "wall_seconds": "seconds of training (rank 0)",
@@ -136,5 +152,6 @@ def schema_markdown() -> str:
     ]
     lines += table("/memory", MEMORY)
     lines += table("/checkpoint", CHECKPOINT)
+    lines += table("/hessian (only when measured)", HESSIAN)
     lines += table("/summary (attributes)", SUMMARY_ATTRS)
     return "\n".join(lines)

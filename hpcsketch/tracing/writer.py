@@ -87,6 +87,7 @@ class TraceWriter:
         self.rows = 0
         self.timing_rows = 0
         self.memory_rows = 0
+        self.hessian_rows = 0
         self._lock = threading.Lock()  # the failure watchdog may write the status from another thread
 
     @classmethod
@@ -96,7 +97,8 @@ class TraceWriter:
         uninterrupted one."""
         w = cls(path)
         with w._lock, open_for_append(w.path, "a") as f:
-            for group, rows_attr in (("trace", "rows"), ("timing", "timing_rows"), ("memory", "memory_rows")):
+            for group, rows_attr in (("trace", "rows"), ("timing", "timing_rows"), ("memory", "memory_rows"),
+                                     ("hessian", "hessian_rows")):
                 g = f.get(group)
                 if g is None or "step" not in g:
                     continue
@@ -187,6 +189,12 @@ class TraceWriter:
             g["rss_mb"][n] = rss_mb
             self.memory_rows = n + 1
 
+    def append_hessian(self, row: Mapping[str, Any], attrs: Mapping[str, Any] | None = None) -> None:
+        """One Hessian measurement into /hessian: every value (a scalar or an array) becomes a row
+        of the dataset of its name; ``attrs`` (the settings) go on the group."""
+        append_hessian_row(self.path, row, attrs, self.hessian_rows, lock=self._lock)
+        self.hessian_rows += 1
+
     def write_checkpoint(self, step: int, runner_state: Mapping[str, Any], states: list[Mapping[str, np.ndarray]]) -> None:
         """Replace /checkpoint with every rank's algorithm state and the runner's totals at ``step``."""
         with self._lock, open_for_append(self.path, "a") as f:
@@ -237,6 +245,27 @@ class TraceWriter:
                 g = f.require_group("summary")
                 for k, v in summary.items():
                     g.attrs[k] = _attr(v)
+
+
+def append_hessian_row(path: str | os.PathLike[str], row: Mapping[str, Any], attrs: Mapping[str, Any] | None,
+                       index: int, *, lock: threading.Lock | None = None) -> None:
+    """Write ``row`` as row ``index`` of the /hessian group of the HDF5 file at ``path`` (created
+    when absent): a trace, or the file ``hpcsketch hessian`` writes."""
+    with lock or threading.Lock(), open_for_append(path, "a") as f:
+        g = f.require_group("hessian")
+        for k, v in (attrs or {}).items():
+            g.attrs[k] = _attr(v)
+        for name, value in row.items():
+            a = np.asarray(value)
+            dt = np.int64 if name in ("step", "hvps") else np.float64
+            if name not in g:
+                g.create_dataset(name, shape=(0, *a.shape), maxshape=(None, *a.shape), dtype=dt,
+                                 chunks=(16, *a.shape))
+            ds = g[name]
+            if ds.shape[1:] != a.shape:
+                raise ValueError(f"/hessian/{name} holds rows of shape {ds.shape[1:]}, not {a.shape}")
+            ds.resize((index + 1, *a.shape))
+            ds[index] = a
 
 
 def mark_status(path: str | os.PathLike[str], status: str, message: str, *, only_if_running: bool = True) -> bool:
