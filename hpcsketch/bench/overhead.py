@@ -106,7 +106,7 @@ def bare_loop(problem: Any, comm: Any, local: np.ndarray, n_clients: int, rounds
                 n = p.numel()
                 p.sub_(flat[offset : offset + n].view_as(p), alpha=lr / n_clients)
                 offset += n
-        _ = float(loss)  # a user logs the loss
+        _ = loss.item()  # a user logs the loss
     return time.perf_counter() - t0
 
 
