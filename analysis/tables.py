@@ -120,12 +120,16 @@ def final_points(results: Results, metric: str) -> pd.DataFrame:
         c for c in results.varied if c not in ("algorithm", "compressor") and not c.startswith("compressor.")
     ]
     method = describe_runs(runs, group_cols)
-    # a sweep with bundle axes names its lines by the axes that do not set the compressor
+    # a sweep with bundle axes names its lines by the axes that do not set the compression
+    # level: an axis that sets compressor keys but not compressor.kind moves along the x axis
+    # (a "method" axis that picks the compressor makes lines)
+    def sets_level(ks: list[str]) -> bool:
+        return any(k.startswith("compressor.") for k in ks) and "compressor.kind" not in ks
+
     for i, (_, r) in enumerate(runs.iterrows()):
         keys = json.loads(r.get("sweep_axis_keys") or "{}") if isinstance(r.get("sweep_axis_keys"), str) else {}
         if keys and any("." not in a for a in keys):
-            parts = [fmt_value(r.get(KEY_COLUMNS.get(a, a))) for a, ks in keys.items()
-                     if not any(k.startswith("compressor.") for k in ks)]
+            parts = [fmt_value(r.get(KEY_COLUMNS.get(a, a))) for a, ks in keys.items() if not sets_level(ks)]
             method[i] = " ".join(p for p in parts if p and p != "nan") or method[i]
     col = f"final_{metric}"
     return pd.DataFrame({

@@ -416,8 +416,7 @@ class Runner:
             for p in (*PHASES, "total"):
                 self.summary.phase_sums[p] = self.summary.phase_sums.get(p, 0.0) + float(timing[p].sum())
             self.summary.phase_count += len(steps) * self.size
-        self.writer.append(out_rows, timing, np.asarray(steps, dtype=np.int64))
-        self.writer.append_memory(step, memory)
+        self.writer.append(out_rows, timing, np.asarray(steps, dtype=np.int64), memory=(step, memory))
         if self.progress is not None:
             self.progress.update_info(self.summary.last)
 

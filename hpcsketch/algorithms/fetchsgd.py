@@ -10,6 +10,11 @@ S_e and S_u that D's coordinates hash to (what the paper's code does: subtractin
 was reported to diverge there) or ``"subtract"`` sets S_e -= S(D) (the paper's
 equation). ``x <- x - D``. Without ``error_feedback`` S_e is just gamma S_u.
 
+With ``local_steps`` K > 1 a client sketches its pseudo-gradient
+``(x - y_i^K) / gamma`` after K local SGD steps (the local-steps variant of the
+paper's appendix), so that with no compression, no momentum and server-side
+exact values the update is FedAvg's ``x <- mean_i y_i^K``.
+
 ``second_round``: the k heavy coordinates are still chosen from the sketch, but
 their values come from a second Allreduce of the clients' exact gradient
 coordinates (times gamma), which replace the sketch's estimates; the cells are
@@ -26,6 +31,7 @@ from hpcsketch.algorithms.base import Algorithm
 from hpcsketch.algorithms.context import RunContext
 from hpcsketch.algorithms.diagnostics import global_sum, record_recovery
 from hpcsketch.algorithms.exchange import Uplink
+from hpcsketch.algorithms.local import local_steps
 from hpcsketch.algorithms.options import ERROR_FEEDBACK, ERROR_REMOVAL, SECOND_ROUND
 from hpcsketch.config.options import resolve_count
 
@@ -43,6 +49,7 @@ class FetchSGD(Algorithm):
         self.S_u = self.C.zeros()
         self.S_e = self.C.zeros()
         self.rho = float(self.opts.momentum)
+        self.y = self.xp.empty_like(self.x) if self.opts.local_steps > 1 else None
         self._round: tuple[Any, ...] | None = None
 
     def round(self, t: int, sampled: np.ndarray, local: np.ndarray) -> None:
@@ -50,7 +57,12 @@ class FetchSGD(Algorithm):
         up = Uplink(self, self.C, t)
         for c in (int(c) for c in local):
             with self.timer.phase("compute"):
-                g = self.client_gradient(self.x, c, t)
+                if self.y is None:
+                    g = self.client_gradient(self.x, c, t)
+                else:  # K local steps: the pseudo-gradient (x - y) / lr
+                    g = local_steps(self, c, t, self.x, self.opts.local_steps, lr, out=self.y)
+                    g -= self.x
+                    g *= -1.0 / lr
             up.add(g, c)
         S = up.reduce_compressed()
         with self.timer.phase("update"):

@@ -30,8 +30,11 @@ RUN = (
     Option("out", "str", "results", "directory for the traces; one .h5 per run, never overwritten"),
     Option("backend", "str", "auto", "array backend", choices=("auto", "numpy", "cupy")),
     Option("threads", "int", 1, "compute threads per rank on the CPU (several ranks share a node's cores)", min=1, max=1024),
-    Option("flush_every", "int", 20, "rounds between trace flushes (also flushed every flush_seconds)", min=1),
-    Option("flush_seconds", "float", 30.0, "seconds between trace flushes", min=0.0, min_exclusive=True),
+    # A flush (gather to rank 0, open, append, close) costs tens of ms: on millisecond
+    # rounds a round count alone would make it a large share of the run, so time rules.
+    Option("flush_every", "int", 1000, "at most this many rounds between trace flushes", min=1),
+    Option("flush_seconds", "float", 5.0, "at most this many seconds between trace flushes (checked on rank 0, "
+           "acted on one round later)", min=0.0, min_exclusive=True),
     Option("target_accuracy", "float", None, "report rounds, bytes and time to reach this test accuracy", min=0.0, max=1.0, min_exclusive=True),
     Option("target_loss", "float", None, "report rounds, bytes and time to reach this eval loss (or optimality gap for quadratics)"),
     Option("progress", "bool", True, "progress bar / progress lines on rank 0"),

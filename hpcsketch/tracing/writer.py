@@ -143,13 +143,17 @@ class TraceWriter:
 
     # -- appending ----------------------------------------------------------------------
     def append(self, rows: list[Mapping[str, float]], timing: Mapping[str, np.ndarray] | None = None,
-               timing_steps: np.ndarray | None = None, heartbeat_attrs: Mapping[str, Any] | None = None) -> None:
-        """Append metric rows (dicts keyed by metric) and per-rank timing rows."""
+               timing_steps: np.ndarray | None = None, heartbeat_attrs: Mapping[str, Any] | None = None,
+               memory: tuple[int, np.ndarray] | None = None) -> None:
+        """Append metric rows (dicts keyed by metric), per-rank timing rows and a memory row
+        (step, rss per rank), all in one open of the file: opening is most of a flush's cost."""
         with self._lock, open_for_append(self.path, "a") as f:
             if rows:
                 self._append_rows(f["trace"], rows)
             if timing and timing_steps is not None and len(timing_steps):
                 self._append_timing(f["timing"], timing, timing_steps)
+            if memory is not None:
+                self._append_memory(f, *memory)
             f.attrs["heartbeat"] = now_iso()
             if rows:
                 f.attrs["rounds_done"] = int(max(r["step"] for r in rows))
@@ -174,20 +178,19 @@ class TraceWriter:
             ds[n0:] = col
         self.rows = n0 + n
 
-    def append_memory(self, step: int, rss_mb: np.ndarray) -> None:
+    def _append_memory(self, f: h5py.File, step: int, rss_mb: np.ndarray) -> None:
         """Resident memory of every rank at a flush (one row per flush)."""
-        with self._lock, open_for_append(self.path, "a") as f:
-            g = f.require_group("memory")
-            if "step" not in g:
-                g.create_dataset("step", shape=(0,), maxshape=(None,), dtype=np.int64, chunks=(256,))
-                g.create_dataset("rss_mb", shape=(0, len(rss_mb)), maxshape=(None, len(rss_mb)), dtype=np.float64,
-                                 chunks=(256, len(rss_mb)))
-            n = self.memory_rows
-            g["step"].resize((n + 1,))
-            g["step"][n] = step
-            g["rss_mb"].resize((n + 1, len(rss_mb)))
-            g["rss_mb"][n] = rss_mb
-            self.memory_rows = n + 1
+        g = f.require_group("memory")
+        if "step" not in g:
+            g.create_dataset("step", shape=(0,), maxshape=(None,), dtype=np.int64, chunks=(256,))
+            g.create_dataset("rss_mb", shape=(0, len(rss_mb)), maxshape=(None, len(rss_mb)), dtype=np.float64,
+                             chunks=(256, len(rss_mb)))
+        n = self.memory_rows
+        g["step"].resize((n + 1,))
+        g["step"][n] = step
+        g["rss_mb"].resize((n + 1, len(rss_mb)))
+        g["rss_mb"][n] = rss_mb
+        self.memory_rows = n + 1
 
     def append_hessian(self, row: Mapping[str, Any], attrs: Mapping[str, Any] | None = None) -> None:
         """One Hessian measurement into /hessian: every value (a scalar or an array) becomes a row

@@ -90,7 +90,8 @@ def test_fetchsgd_zero_removal_clears_cells_and_converges():
 def test_fetchsgd_subtract_removal_is_exact_in_sketch_space():
     # S_e <- S_e + gamma S_u - S(D): the sketch of (e + gamma u - D), by linearity
     ctx, algo = make(LSQ, algorithm__kind="fetchsgd", compressor__kind="count_sketch", compressor__ratio=2,
-                     compressor__k=8, algorithm__error_removal="subtract", algorithm__momentum=0.0)
+                     compressor__k=8, algorithm__error_removal="subtract", algorithm__momentum=0.0,
+                     algorithm__local_steps=1)
     run_rounds(ctx, algo, 2)
     S_e_before = algo.S_e.copy()
     x0 = algo.x.copy()
@@ -103,12 +104,26 @@ def test_fetchsgd_subtract_removal_is_exact_in_sketch_space():
 
 def test_second_round_uses_exact_values():
     ctx, algo = make(LSQ, algorithm__kind="fetchsgd", compressor__kind="count_sketch", compressor__ratio=8,
-                     compressor__k=4, algorithm__second_round=True)
+                     compressor__k=4, algorithm__second_round=True, algorithm__local_steps=1)
     x0 = algo.x.copy()
     run_rounds(ctx, algo, 1)
     idx = np.flatnonzero(algo.x != x0)
     g = sum(ctx.problem.loss_grad(x0, c, 0)[1] for c in range(4)) / 4
     np.testing.assert_allclose(x0[idx] - algo.x[idx], 0.1 * g[idx], rtol=1e-6)
+
+
+def test_fetchsgd_local_steps_with_exact_values_is_fedavg():
+    # k = d heavy hitters whose values come from the second round, no momentum, no EF:
+    # x <- x - lr * mean_i (x - y_i) / lr = mean_i y_i, FedAvg with 3 local steps
+    fedavg = _final(LSQ, algorithm__kind="local_sgd")
+    fetch = _final(LSQ, algorithm__kind="fetchsgd", compressor__kind="count_sketch", compressor__ratio=4,
+                   compressor__k=1.0, algorithm__second_round=True, algorithm__momentum=0.0,
+                   algorithm__error_feedback=False)
+    np.testing.assert_allclose(fetch, fedavg, rtol=1e-9, atol=1e-12)
+    one_step = _final(LSQ, algorithm__kind="fetchsgd", compressor__kind="count_sketch", compressor__ratio=4,
+                      compressor__k=1.0, algorithm__second_round=True, algorithm__momentum=0.0,
+                      algorithm__error_feedback=False, algorithm__local_steps=1)
+    assert not np.allclose(one_step, fedavg, rtol=1e-3)
 
 
 def test_sketch_dl_top_r_error_feedback_keeps_the_rest():
