@@ -74,3 +74,32 @@ def test_a_trace_without_a_checkpoint_is_refused(tmp_path, capsys):
     trace = run(tmp_path, "")
     assert main(["hessian", str(trace)]) == 2
     assert "has no checkpoint" in one_line(capsys)
+
+
+def _cli_run(args: list[str], out: Path) -> tuple[int, str]:
+    import subprocess
+    import sys
+
+    res = subprocess.run([sys.executable, "-m", "hpcsketch", "run", *args, "--out", str(out), "-q"],
+                         capture_output=True, text=True, timeout=300, start_new_session=True)
+    return res.returncode, res.stdout + res.stderr
+
+
+def test_a_measurement_a_stop_skipped_is_taken_on_resume(tmp_path):
+    """Measuring every round: a run stopped by a signal and resumed has the uninterrupted run's /hessian."""
+    job = tmp_path / "job.toml"
+    job.write_text(JOB.format(checkpoint="").replace("rounds = 4", "rounds = 8").replace("rounds = [2]", "every = 1"))
+    code, out = _cli_run([str(job)], tmp_path / "whole")
+    assert code == 0, out
+    (whole,) = (tmp_path / "whole").glob("*.h5")
+    code, out = _cli_run([str(job), "--inject-fault", "rank=0,round=3,kind=term"], tmp_path / "cut")
+    assert code == 3, out
+    (cut,) = (tmp_path / "cut").glob("*.h5")
+    stopped = read_hessian(cut)[0]["step"].tolist()
+    assert stopped == list(range(len(stopped))) and len(stopped) < 9  # the round it stopped at was skipped
+    code, out = _cli_run(["--resume", str(cut)], tmp_path / "cut")
+    assert code == 0, out
+    a, b = read_hessian(whole)[0], read_hessian(cut)[0]
+    assert b["step"].tolist() == list(range(9))
+    for name in ("eigenvalues", "trace_norm", "kappa", "hvps"):
+        assert a[name].tolist() == b[name].tolist(), name
