@@ -1,4 +1,5 @@
-"""Many traces into three tables: runs (one row per trace), steps, timing.
+"""Many traces into tables: runs (one row per trace), steps, timing, and for runs that
+measured the loss Hessian ([hessian]) hessian and hessian_density.
 
 Every file that is found is accounted for: a readable trace becomes a row of
 the runs table whatever its status, and a file that ``read_trace`` refuses is
@@ -38,6 +39,14 @@ ROOT_COLUMNS = ("name", "algorithm", "compressor", "problem", "model", "dim", "w
 DENSE_ITEMSIZE = 4
 #: statuses drawn as complete; everything else is drawn dashed with its status
 COMPLETE = "completed"
+#: /hessian datasets with one number per measurement (the hessian table's columns besides run_id, step, dim)
+HESSIAN_SCALARS = ("lambda_max", "lambda_min", "trace_norm", "trace_norm_stderr", "kappa", "hvps", "seconds")
+HESSIAN_COLUMNS = ("run_id", "step", "dim", *HESSIAN_SCALARS, "kappa_over_d")
+DENSITY_COLUMNS = ("run_id", "step", "t", "density")
+
+
+def _empty(columns: Iterable[str]) -> pd.DataFrame:
+    return pd.DataFrame(columns=list(columns))
 
 
 @dataclass
@@ -58,6 +67,11 @@ class Results:
     unreadable: files found that are not readable traces, with the reason.
     varied: runs-table columns whose values differ between runs (the sweep's
       varied keys, found from the resolved jobs).
+    hessian: one row per (run_id, step) of a loss-Hessian measurement: dim,
+      lambda_max, lambda_min, trace_norm (sum |lambda_i|), trace_norm_stderr,
+      kappa, hvps, seconds and kappa_over_d (empty when no run measured).
+    hessian_density: one row per (run_id, step, t): the smoothed spectral
+      density on the measurement's grid.
     """
 
     runs: pd.DataFrame
@@ -65,6 +79,8 @@ class Results:
     timing: pd.DataFrame
     unreadable: list[Unreadable] = field(default_factory=list)
     varied: list[str] = field(default_factory=list)
+    hessian: pd.DataFrame = field(default_factory=lambda: _empty(HESSIAN_COLUMNS))
+    hessian_density: pd.DataFrame = field(default_factory=lambda: _empty(DENSITY_COLUMNS))
 
     def run(self, run_id: str) -> pd.Series:
         return self.runs.set_index("run_id").loc[run_id]
@@ -118,7 +134,7 @@ def load(paths: Iterable[str | os.PathLike[str]]) -> Results:
 def tables_from_traces(traces: list[Trace], unreadable: list[Unreadable] | None = None) -> Results:
     ids = _unique_ids(traces)
     resolved = [_flatten(t.job_resolved) for t in traces]
-    step_frames, timing_frames, rows = [], [], []
+    step_frames, timing_frames, rows, hessian_frames, density_frames = [], [], [], [], []
     for t, rid, flat in zip(traces, ids, resolved):
         steps = _steps_frame(t, rid)
         timing = _timing_frame(t, rid)
@@ -126,6 +142,10 @@ def tables_from_traces(traces: list[Trace], unreadable: list[Unreadable] | None 
         step_frames.append(steps)
         timing_frames.append(timing)
         rows.append(_run_row(t, rid, flat, steps))
+        if t.hessian.get("step") is not None and len(t.hessian["step"]):
+            hessian, density = _hessian_frames(t, rid)
+            hessian_frames.append(hessian)
+            density_frames.append(density)
     runs = pd.DataFrame(rows)
     varied = _varied_columns(runs, resolved)
     for col in varied:
@@ -136,7 +156,9 @@ def tables_from_traces(traces: list[Trace], unreadable: list[Unreadable] | None 
         runs = _sorted(runs, varied)
     steps = pd.concat(step_frames, ignore_index=True) if step_frames else pd.DataFrame(columns=["run_id", "step"])
     timing = pd.concat(timing_frames, ignore_index=True) if timing_frames else _empty_timing()
-    return Results(runs, steps, timing, list(unreadable or []), varied)
+    hessian = pd.concat(hessian_frames, ignore_index=True) if hessian_frames else _empty(HESSIAN_COLUMNS)
+    density = pd.concat(density_frames, ignore_index=True) if density_frames else _empty(DENSITY_COLUMNS)
+    return Results(runs, steps, timing, list(unreadable or []), varied, hessian, density)
 
 
 # ---------------------------------------------------------------- one trace
@@ -158,6 +180,23 @@ def _steps_frame(t: Trace, rid: str) -> pd.DataFrame:
         if per_round in df and cum not in df:
             df[cum] = df[per_round].fillna(0.0).cumsum()
     return df
+
+
+def _hessian_frames(t: Trace, rid: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The trace's /hessian rows: (one row per measurement, the densities in long form)."""
+    rows = t.hessian
+    steps = np.asarray(rows["step"], dtype=np.int64)
+    n = len(steps)
+    dim = float(t.hessian_attrs.get("dim", t.attrs.get("dim", math.nan)))
+    data: dict[str, Any] = {"run_id": np.full(n, rid, dtype=object), "step": steps, "dim": np.full(n, dim)}
+    for name in HESSIAN_SCALARS:
+        data[name] = np.asarray(rows[name], dtype=np.float64) if name in rows else np.full(n, math.nan)
+    scalars = pd.DataFrame(data)
+    scalars["kappa_over_d"] = scalars["kappa"] / scalars["dim"]
+    grid, dens = np.asarray(rows.get("grid", np.empty((n, 0)))), np.asarray(rows.get("density", np.empty((n, 0))))
+    density = pd.DataFrame({"run_id": np.full(grid.size, rid, dtype=object), "step": np.repeat(steps, grid.shape[1]),
+                            "t": grid.ravel().astype(np.float64), "density": dens.ravel().astype(np.float64)})
+    return scalars, density
 
 
 def _timing_frame(t: Trace, rid: str) -> pd.DataFrame:

@@ -328,6 +328,74 @@ def network_prediction(results: Results, predictions: pd.DataFrame, links: Itera
     return Plot(fig, data)
 
 
+def _hessian_runs(results: Results) -> pd.DataFrame:
+    """The runs that measured the Hessian, in the runs table's order, with their label and status."""
+    measured = set(results.hessian["run_id"])
+    return results.runs[results.runs["run_id"].isin(measured)]
+
+
+def hessian_density(results: Results) -> Plot | None:
+    """The loss Hessian's spectral density over training: one panel per run that measured it,
+    one curve per measured round (darker = later), log density so the outliers show beside the bulk."""
+    runs = _hessian_runs(results)
+    if runs.empty:
+        return None
+    from matplotlib import colormaps
+
+    meta = results.runs.set_index("run_id")[["label", "status"]]
+    data = results.hessian_density.join(meta, on="run_id")[["run_id", "label", "status", "step", "t", "density"]]
+    ncols = min(len(runs), 3)
+    fig, axes = _figure(ncols, nrows=-(-len(runs) // ncols), width=5.2, height=3.8)
+    cmap = colormaps["viridis"]
+    for ax, (_, run) in zip(axes, runs.iterrows()):
+        d = data[data["run_id"] == run["run_id"]]
+        steps = sorted(d["step"].unique())
+        peak = d["density"].max()
+        for i, step in enumerate(steps):
+            pts = d[d["step"] == step].sort_values("t", kind="stable")
+            ax.plot(pts["t"], pts["density"], color=cmap(0.9 * i / max(1, len(steps) - 1)), linewidth=1.3,
+                    label=f"round {int(step)}", **_line_style(run["status"]))
+        ax.set_yscale("log")
+        if peak > 0:
+            ax.set_ylim(peak * 1e-7, peak * 3)  # the Gaussians' far tails are noise, not spectrum
+        ax.set_xlabel("eigenvalue")
+        ax.set_ylabel("density (integrates to 1)")
+        ax.set_title(legend_label(run["label"], run["status"]), fontsize="medium")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize="x-small", title="measured at", title_fontsize="x-small")
+    for ax in axes[len(runs):]:
+        ax.set_visible(False)
+    fig.suptitle("Loss-Hessian spectral density over training (stochastic Lanczos quadrature)")
+    return Plot(fig, data.reset_index(drop=True))
+
+
+def hessian_kappa(results: Results) -> Plot | None:
+    """kappa = sum |lambda_i| / lambda_max against round, one line per run, with each run's d dashed."""
+    runs = _hessian_runs(results)
+    if runs.empty:
+        return None
+    meta = results.runs.set_index("run_id")[["label", "status"]]
+    data = results.hessian.join(meta, on="run_id")
+    data = data[["run_id", "label", "status", "step", "kappa", "dim", "kappa_over_d", "lambda_max", "trace_norm",
+                 "hvps", "seconds"]].sort_values(["run_id", "step"], kind="stable").reset_index(drop=True)
+    fig, (ax,) = _figure(1, width=7.0, height=4.4)
+    handles = _draw_runs(ax, data, results, x="step", y="kappa")
+    colors = _colors(results)
+    for _, run in runs.iterrows():
+        dim = data.loc[data["run_id"] == run["run_id"], "dim"].iloc[0]
+        ax.axhline(dim, color=colors[run["run_id"]], linestyle=":", linewidth=1.2)
+        ax.annotate(f"d = {int(dim):,}", (1.0, dim), xycoords=("axes fraction", "data"), xytext=(-4, 3),
+                    textcoords="offset points", ha="right", fontsize="x-small", color=colors[run["run_id"]])
+    ax.set_yscale("log")
+    ax.set_xlabel("round")
+    _integer_x(ax)
+    ax.set_ylabel("kappa = sum |lambda_i| / lambda_max")
+    ax.set_title("Hessian kappa vs rounds (dotted: the model dimension d)")
+    ax.grid(alpha=0.3, which="both")
+    _figure_legend(fig, results, handles, note_missing=False)
+    return Plot(fig, data)
+
+
 def _colors_for(n: int) -> list[Any]:
     from matplotlib import colormaps
 

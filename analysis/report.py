@@ -18,6 +18,8 @@ from hpcsketch.progress import human_bytes
 
 FORMATS = ("png", "svg", "pdf")
 CSV_FILES = ("runs", "steps", "timing", "targets", "network", "predictions")
+#: written only when a run measured the loss Hessian
+HESSIAN_CSV_FILES = ("hessian", "hessian_density")
 
 
 @dataclass
@@ -38,6 +40,8 @@ class ReportFigure:
     plot: plots.Plot | None
     absent: str = ""
     caption: str = ""
+    #: left out of report.md when absent (figures that only some runs have a reason to draw)
+    optional: bool = False
 
 
 def prepare_out(out: str | os.PathLike[str]) -> Path:
@@ -71,6 +75,10 @@ def figures(results: Results, opts: Options, predictions: pd.DataFrame) -> list[
     out.append(ReportFigure("network", "Predicted time on modelled links",
                       plots.network_prediction(results, predictions, opts.links),
                       absent="no evaluated steps to place on a predicted time axis"))
+    for stem, heading, plot in (("hessian_density", "Loss-Hessian spectral density", plots.hessian_density(results)),
+                                ("hessian_kappa", "Loss-Hessian kappa vs rounds", plots.hessian_kappa(results))):
+        out.append(ReportFigure(stem, heading, plot, absent="no run measured the loss Hessian ([hessian])",
+                                optional=True))
     return out
 
 
@@ -101,9 +109,17 @@ def write_report(results: Results, out: str | os.PathLike[str], opts: Options,
             path.unlink()  # a figure of an earlier report in this directory would now be wrong
             echo(f"removed {path} (stale: {fig.absent})")
     csvs = {"runs": results.runs, "steps": results.steps, "timing": results.timing, "targets": goal,
-            "network": network, "predictions": predictions}
+            "network": network, "predictions": predictions, "hessian": results.hessian,
+            "hessian_density": results.hessian_density}
     for name in CSV_FILES:
         emit(out_dir / f"{name}.csv", lambda p, df=csvs[name]: df.to_csv(p, index=False))
+    for name in HESSIAN_CSV_FILES:
+        path = out_dir / f"{name}.csv"
+        if not results.hessian.empty:
+            emit(path, lambda p, df=csvs[name]: df.to_csv(p, index=False))
+        elif path.exists():
+            path.unlink()
+            echo(f"removed {path} (stale: no run measured the loss Hessian)")
     text = render(results, opts, goal, network, figs)
     emit(out_dir / "report.md", lambda p: p.write_text(text, encoding="utf-8"))
     return written
@@ -131,8 +147,11 @@ def render(results: Results, opts: Options, goal: pd.DataFrame, network: pd.Data
               "", markdown_table(final_view(results)), ""]
     lines += _target_section(goal)
     lines += _network_section(opts.links, network, goal)
+    lines += _hessian_section(results)
     lines += ["## Figures", ""]
     for fig in figs:
+        if fig.plot is None and fig.optional:
+            continue
         lines.append(f"### {fig.heading}")
         lines.append("")
         if fig.plot is None:
@@ -149,8 +168,30 @@ def render(results: Results, opts: Options, goal: pd.DataFrame, network: pd.Data
               "`runs.csv` (one row per run), `steps.csv` (one row per run and step, every metric), "
               "`timing.csv` (run, step, rank, phase, seconds), `targets.csv` (rounds, bytes, seconds to target), "
               "`network.csv` (per run and link: predicted time), `predictions.csv` (per run, link and step: "
-              "predicted round and cumulative time).", ""]
+              "predicted round and cumulative time)"
+              + (", `hessian.csv` (per run and measured round: lambda_max, sum |lambda|, kappa, d, HVPs, seconds), "
+                 "`hessian_density.csv` (per run, round and grid point: the spectral density)"
+                 if not results.hessian.empty else "") + ".", ""]
     return "\n".join(lines)
+
+
+def _hessian_section(results: Results) -> list[str]:
+    """The loss-Hessian measurements (only when a run has them)."""
+    h = results.hessian
+    if h.empty:
+        return []
+    labels = results.runs.set_index("run_id")["label"]
+    view = pd.DataFrame({
+        "run": h["run_id"].map(labels), "round": h["step"].map(_int), "lambda_max": h["lambda_max"].map(_num),
+        "sum abs(lambda)": [f"{_num(v)} +- {_num(e)}" if finite_float(e) is not None else _num(v)
+                            for v, e in zip(h["trace_norm"], h["trace_norm_stderr"])],
+        "kappa": h["kappa"].map(_num), "d": h["dim"].map(_int), "kappa/d": h["kappa_over_d"].map(_num),
+        "HVPs": h["hvps"].map(_int), "seconds": h["seconds"].map(_num),
+    })
+    return ["## Loss Hessian", "",
+            "kappa = sum |lambda_i| / lambda_max: sum |lambda_i| is the stochastic Lanczos quadrature estimate "
+            "(+- its standard error over the probes), lambda_max the largest Ritz value (a lower bound).", "",
+            markdown_table(view), ""]
 
 
 def runs_view(results: Results) -> pd.DataFrame:

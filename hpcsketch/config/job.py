@@ -518,8 +518,11 @@ def _check_hessian(s: Mapping[str, Any], prob_cls: Any, fail: Any) -> None:
     late = [r for r in h["rounds"] if r > rounds]
     if late:
         fail(_where("hessian", "rounds", h["rounds"]), f"round {late[0]} is after the last round ({rounds})")
-    if h["top"] > h["lanczos_steps"]:
-        fail(_where("hessian", "top", h["top"]), f"more than lanczos_steps ({h['lanczos_steps']}) Ritz values")
+    from hpcsketch.hessian.measure import Settings
+
+    conflict = Settings.from_section(h).conflict()
+    if conflict:
+        fail(_where("hessian", conflict[0], h[conflict[0]]), conflict[1])
     if (h["rounds"] or h["every"]) and not getattr(prob_cls, "has_hvp", False):
         fail(_where("hessian", "rounds" if h["rounds"] else "every", h["rounds"] or h["every"]),
              f"problem {s['problem']['kind']!r} has no Hessian-vector product to measure with")

@@ -148,8 +148,10 @@ def measure_checkpoint(trace: Path, rank: str, overrides: dict[str, Any], out: P
     world = world or MPI.COMM_WORLD
     job, t = _check_source(trace, rank)
     settings = Settings.from_section(job.hessian, **overrides)
-    if settings.top > settings.lanczos_steps:
-        raise BadInput(f"{settings.top} is more than lanczos_steps ({settings.lanczos_steps}) Ritz values", field="--top")
+    conflict = settings.conflict()
+    if conflict:
+        key, what = conflict
+        raise BadInput(what, field=FLAGS[key] if key in overrides else f"[hessian] {key}", source=str(trace))
     x, step, ckpt_size = _model(trace, rank)
     out = out or default_out(trace, step)
     if out.exists() and not force:

@@ -5,9 +5,10 @@ f_i client i's mean loss over its training samples (``Problem.hvp`` says exactly
 what a problem includes). Every rank holds the whole training set, so the data is
 split by fixed blocks of samples, not by which clients a rank hosts: rank r
 computes part r of P of H v on its own device (double backward for torch
-models), and one Allreduce sums the parts. Blocks are fixed by the data and
-``batch`` alone, so the sum is the same on 1 rank and on P ranks up to the
-order of floating-point summation.
+models), and one Allreduce sums the parts. The loss is a per-sample sum in
+evaluation mode, so how the samples are cut into blocks (by ``batch``, or into
+P even shares with ``batch`` = 0) does not change H v: the sum is the same on
+1 rank and on P ranks up to the order of floating-point summation.
 
 The Allreduce goes through the Communicator under the category "hessian", so its
 bytes never count as the method's traffic (``bytes_mpi``).

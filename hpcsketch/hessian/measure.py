@@ -48,6 +48,22 @@ class Settings:
     def attrs(self) -> dict[str, Any]:
         return asdict(self)
 
+    def conflict(self) -> tuple[str, str] | None:
+        """(key, what is wrong) when the keys do not fit together, else None."""
+        if self.top > self.lanczos_steps:
+            return "top", f"{self.top} is more than lanczos_steps ({self.lanczos_steps}) Ritz values"
+        need = min_grid(self.sigma)
+        if self.grid < need:
+            return "grid", (f"{self.grid} points are coarser than the smoothing width (sigma = {self.sigma} of the span): "
+                            f"use grid >= {need} or a larger sigma")
+        return None
+
+
+def min_grid(sigma: float) -> int:
+    """Fewest grid points that space the density's grid at most sigma apart (the grid spans the
+    spectrum plus 3 sigma each side); coarser grids misdraw the smoothed density and its integral."""
+    return math.ceil(1 + (1 + 6 * sigma) / sigma - 1e-9)
+
 
 @dataclass
 class Measurement:

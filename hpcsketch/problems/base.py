@@ -79,7 +79,7 @@ class Problem(ABC):
 
         The parts are disjoint and fixed by the data alone, so their sum is H v whatever
         ``nparts`` is (up to summation order). ``batch`` bounds the samples per forward pass
-        (0: all of the part's at once); ``data`` keeps a fraction in (0, 1] of each client's
+        (0: all of the part's at once, the data split evenly over the parts); ``data`` keeps a fraction in (0, 1] of each client's
         samples, or a count >= 1 of them, drawn once from the job seed. Problems without data
         to sample ignore both. Returns a (d,) array of the backend.
         """

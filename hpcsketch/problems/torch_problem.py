@@ -247,14 +247,16 @@ class TorchClassification(Problem):
         The objective is mean_i f_i with f_i client i's mean cross-entropy, written as a
         per-sample weighted sum (weight 1 / (clients * client's samples)) over the kept
         samples in client order. Those are cut into fixed blocks of ``batch`` samples and a
-        part is a run of whole blocks, so every block, and with it BatchNorm's batch
-        statistics, is the same whatever ``nparts`` is.
+        part is a run of whole blocks, so the parts add up to the same H v whatever
+        ``nparts`` is (evaluation mode: BatchNorm uses its running statistics, so a block's
+        size does not change the loss). ``batch`` = 0 makes each part one block of about
+        n / nparts samples, so every rank computes a share.
         """
         if not 0 <= part < nparts:
             raise ValueError(f"part {part} is not in 0..{nparts - 1}")
         idx, weights = self._hessian_samples(data)
         n = len(weights)
-        bs = batch if 0 < batch < n else n
+        bs = batch if 0 < batch < n else -(-n // nparts)
         blocks = -(-n // bs)
         lo, hi = part * blocks // nparts, (part + 1) * blocks // nparts
         p = self.backend.to_torch(x).detach().to(self.flat.params.dtype).requires_grad_(True)

@@ -136,7 +136,8 @@ SUMMARY_ATTRS = {
 def schema_markdown() -> str:
     def table(title: str, rows: dict[str, str]) -> list[str]:
         out = [f"**{title}**", "", "| name | meaning |", "|---|---|"]
-        out += [f"| `{k}` | {v} |" for k, v in rows.items()]
+        # a bare '|' in a cell would end it (GitHub tables)
+        out += [f"| `{k}` | {v.replace('|', chr(92) + '|')} |" for k, v in rows.items()]
         return out + [""]
 
     lines = [f"Schema version {SCHEMA_VERSION}.", ""]

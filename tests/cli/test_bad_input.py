@@ -65,6 +65,11 @@ CASES = {
     "name with slash": (GOOD.replace("rounds = 3", 'rounds = 3\nname = "../../etc"'), ["[run] name"]),
     "not utf8": (b"\xff\xfe[run]\n", ["not UTF-8"]),
     "deeply nested": ("a = " + "[" * 5000 + "]" * 5000 + "\n", ["not valid TOML"]),
+    "hessian round after the last": (GOOD + "[hessian]\nrounds = [0, 9]\n", ["[hessian] rounds", "after the last round (3)"]),
+    "hessian top > steps": (GOOD + "[hessian]\nrounds = [1]\nlanczos_steps = 8\ntop = 9\n",
+                            ["[hessian] top = 9", "more than lanczos_steps (8)"]),
+    "hessian grid coarser than sigma": (GOOD + "[hessian]\nrounds = [1]\ngrid = 50\n",
+                                        ["[hessian] grid = 50", "use grid >= 107"]),
 }
 
 
