@@ -122,3 +122,19 @@ def test_estimates_match_the_array_path(rows, dtype):
         ref = cs_estimate(t, h, d, how=how, idx=np.arange(d))  # buckets_signs + np.median / mean
         assert fast.dtype == t.dtype
         np.testing.assert_allclose(fast, ref, rtol=1e-6 if dtype == np.float32 else 1e-12, atol=1e-6)
+
+
+@pytest.mark.parametrize("rows,start", [(1, 0), (5, 0), (5, 65536 - 3000), (8, 123)])
+def test_accumulate_bitwise_as_a_plain_loop(rows, start):
+    # the kernel runs row by row; every cell must still sum its terms in increasing j
+    x = np.random.default_rng(rows).standard_normal(140000).astype(np.float32)
+    h = sketch_hash(21 + rows, rows)
+    cols = 1500
+    b, s = buckets_signs(h, np.arange(start, start + x.size), cols, np.float32)
+    expected = np.zeros((rows, cols), np.float32)
+    for r in range(rows):
+        np.add.at(expected[r], b[r], s[r] * x)  # unbuffered: in index order, in float32
+    np.testing.assert_array_equal(cs_accumulate(np.zeros((rows, cols), np.float32), x, h, start=start), expected)
+    # accumulating adds to what the table holds
+    t = cs_accumulate(np.ones((rows, cols), np.float32), x, h, start=start)
+    assert np.abs((t - 1) - expected).max() < 1e-4
