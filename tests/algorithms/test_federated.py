@@ -106,7 +106,14 @@ k = 0.25
 """
 
 
-@pytest.mark.parametrize("compressor,extra", [("qsgd", {}), ("randk", {}), ("randk", {"compressor__shared_mask": True})])
+@pytest.mark.parametrize("compressor,extra", [
+    ("qsgd", {}), ("randk", {}), ("randk", {"compressor__shared_mask": True}),
+    # client sampling: unbiased over the sampled subset and the compressor together
+    ("randk", {"clients__participation": 0.5}),
+    # the local methods' pipeline (deltas of one local step, server step) with an unbiased compressor
+    ("randk", {"algorithm__kind": "local_sgd", "algorithm__error_feedback": False}),
+    ("qsgd", {"algorithm__kind": "fedavg_m", "algorithm__beta": 1.0}),
+], ids=["qsgd", "randk", "randk-shared", "randk-sampled", "local_sgd-randk", "fedavg_m-qsgd"])
 def test_unbiased_compressors_stay_unbiased_through_the_pipeline(compressor, extra):
     ctx, algo = make(UNB, compressor__kind=compressor, **extra)
     x0 = algo.x.copy()
