@@ -23,6 +23,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from hpcsketch.bench import output_path
 from hpcsketch.errors import BadInput
 
 OPS = ("allreduce", "allgather", "reduce_scatter", "bcast")
@@ -200,6 +201,7 @@ def run(args: argparse.Namespace) -> int:
     for o in ops:
         if o not in OPS and not o.startswith("neighbor_allgather"):
             raise BadInput(f"unknown collective {o!r}; expected some of {', '.join(OPS)}", field="--ops")
+    args.out = output_path(args.out, "comm")
     if args.ranks is not None and not launch.inside_launcher() and args.ranks > 1:
         rank_args = ["bench", "comm", "--ops", args.ops, "--min-bytes", args.min_bytes, "--max-bytes", args.max_bytes,
                      "--buffers", args.buffers, "--iters-scale", str(args.iters_scale)]
@@ -254,7 +256,7 @@ def _run_ranks(args: argparse.Namespace, ops: list[str], sizes: list[int]) -> in
                           f"busbw {r['busbw_GBps']:7.3f} GB/s  harness/raw {r['overhead']:.3f}", file=sys.stderr, flush=True)
     if rank == 0:
         _print_table(results, n)
-        out = args.out or os.path.join("results", f"bench-comm-{time.strftime('%Y%m%d-%H%M%S')}.h5")
+        out = args.out
         write_results(out, results, {"world_size": n, "mpi_library": environment.mpi_library(),
                                      "hostnames": sorted(set(world.gather(environment.hostname(), root=0) or []))})
         print(f"wrote {out}")

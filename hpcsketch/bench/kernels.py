@@ -11,6 +11,7 @@ gbps, ratio_to_copy; attrs: backend, device, command).
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import sys
 import time
@@ -18,6 +19,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from hpcsketch.bench import output_path
 from hpcsketch.errors import BadInput
 
 FIHT_LOG2 = 20
@@ -27,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend", default="auto", choices=("auto", "numpy", "cupy"))
     parser.add_argument("--sizes", default=None, help="log2 range lo:hi (default 10:24 on CPU, 10:28 on GPU)")
     parser.add_argument("--repeats", type=int, default=7, help="timed runs per kernel and size (median reported)")
-    parser.add_argument("--out", default="bench_kernels.h5", help="HDF5 file to write")
+    parser.add_argument("--out", default=None, help="HDF5 file to write, never overwritten (default: results/bench-kernels-<time>.h5)")
     parser.add_argument("--rows", type=int, default=5, help="count sketch rows")
     parser.add_argument("--ratio", type=float, default=10.0, help="count sketch / sensing compression ratio")
 
@@ -131,6 +133,7 @@ def run(args: argparse.Namespace) -> int:
 
     from hpcsketch.backend import select_backend
 
+    args.out = output_path(args.out, "kernels")
     b = select_backend(args.backend)
     sizes = _parse_sizes(args.sizes, b.is_gpu)
     timer = _Timer(b, max(1, args.repeats))
@@ -186,7 +189,10 @@ def _device(b: Any) -> str:
 def _write_h5(path: str, results: dict, b: Any, device: str, fiht_row: tuple) -> None:
     import h5py
 
-    with h5py.File(path, "w") as f:
+    from hpcsketch.tracing.writer import prepare_out_dir
+
+    prepare_out_dir(os.path.dirname(path) or ".")
+    with h5py.File(path, "w-") as f:
         f.attrs.update(backend=b.name, device=device, command=" ".join(sys.argv), created=time.strftime("%Y-%m-%dT%H:%M:%S"))
         for name, r in results.items():
             g = f.create_group(name)

@@ -138,3 +138,13 @@ def test_real_cli_bad_job_and_unwritable_out(tmp_path):
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 2 and res.stderr.count("\n") == 1 and "[run] out" in res.stderr, res.stderr
     assert blocker.read_text() == "x"
+
+
+@pytest.mark.parametrize("bench", [["bench", "kernels", "--sizes", "10:10"], ["bench", "comm", "--max-bytes", "64"]])
+def test_benchmarks_refuse_an_existing_output_before_timing(capsys, tmp_path, bench):
+    out = tmp_path / "earlier.h5"
+    out.write_bytes(b"an earlier result")
+    assert main([*bench, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "never overwritten" in err and "--out" in err
+    assert out.read_bytes() == b"an earlier result"
