@@ -159,6 +159,11 @@ class Runner:
     def _agree(self, error: BaseException | None) -> None:
         """Every rank learns whether any rank failed its local set-up; all stop with the first error."""
         msg = None
+        if _out_of_memory(error):
+            # sizes the validator cannot bound (the node's memory, the ranks sharing it) are still bad input
+            error = BadInput(f"the problem does not fit in this rank's memory ({str(error).splitlines()[0][:160]}); "
+                             "use a smaller [problem] (dim, rows, samples, hidden, model) or fewer ranks per node",
+                             field="[problem]")
         if error is not None:
             code = error.exit_code if isinstance(error, HpcsketchError) else EXIT_FAILURE
             text = str(error) if isinstance(error, HpcsketchError) else f"{type(error).__name__}: {error}"
@@ -652,6 +657,14 @@ def rss_mb() -> float:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
 
 
+def _out_of_memory(error: BaseException | None) -> bool:
+    """NumPy's MemoryError, or torch's allocator failing (a RuntimeError that says so)."""
+    if isinstance(error, MemoryError):
+        return True
+    text = str(error) if isinstance(error, RuntimeError) else ""
+    return "can't allocate memory" in text or "out of memory" in text.lower()
+
+
 def _finite(v: Any) -> bool:
     try:
         return math.isfinite(float(v))
@@ -700,7 +713,12 @@ def run_job(job: Job, opts: RunOptions, world: MPI.Comm | None = None) -> int:
 
         text = f"{type(e).__name__}: {e}"
         tb = traceback.format_exc()
-        print(f"hpcsketch: rank {runner.rank} failed: {text}\n{tb}", file=sys.stderr, flush=True)
+        oom = _out_of_memory(e)
+        if oom:  # a size problem, not a bug: one line, no traceback
+            text = f"out of memory ({str(e).splitlines()[0][:160]}); use a smaller [problem] or compressor, or fewer ranks per node"
+            print(f"hpcsketch: error: rank {runner.rank}: {text}", file=sys.stderr, flush=True)
+        else:
+            print(f"hpcsketch: rank {runner.rank} failed: {text}\n{tb}", file=sys.stderr, flush=True)
         if runner.rank == 0 and runner.writer is not None:
             try:
                 runner.writer.finish("failed", f"rank 0: {text}")
@@ -708,6 +726,7 @@ def run_job(job: Job, opts: RunOptions, world: MPI.Comm | None = None) -> int:
                 pass
         elif runner.size > 1:
             report_fault(runner.trace_path, runner.rank, text)
+        code = EXIT_BAD_INPUT if oom else EXIT_FAILURE
         if runner.size > 1:
-            world.Abort(EXIT_FAILURE)
-        return EXIT_FAILURE
+            world.Abort(code)
+        return code
