@@ -42,7 +42,7 @@ from hpcsketch.backend import Backend, limit_cpu_threads, select_backend
 from hpcsketch.clients import ClientLayout
 from hpcsketch.comm.communicator import Communicator
 from hpcsketch.config.job import Job, point_label
-from hpcsketch.errors import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, BadInput, HpcsketchError
+from hpcsketch.errors import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, BadInput, HpcsketchError, one_line
 from hpcsketch.hessian.hook import HessianHook
 from hpcsketch.problems import REGISTRY as PROBLEMS
 from hpcsketch.progress import Progress, human_bytes, print_summary
@@ -692,6 +692,12 @@ def report_fault(trace_path: Path | None, rank: int, error: str, wait: float = 1
         time.sleep(0.1)
 
 
+def _err_line(text: str) -> None:
+    import sys
+
+    print(f"hpcsketch: error: {one_line(text)}", file=sys.stderr, flush=True)
+
+
 def run_job(job: Job, opts: RunOptions, world: MPI.Comm | None = None) -> int:
     """Run one job on ``world`` (default COMM_WORLD); returns the exit code.
 
@@ -704,10 +710,20 @@ def run_job(job: Job, opts: RunOptions, world: MPI.Comm | None = None) -> int:
         return runner.run()
     except _SetupFailed as e:
         if runner.rank == 0:
-            print(f"hpcsketch: error: {e.text}", flush=True, file=__import__("sys").stderr)
+            _err_line(e.text)
             if e.tb and os.environ.get("HPCSKETCH_DEBUG"):
                 print(e.tb, file=__import__("sys").stderr)
         return e.code
+    except BadInput as e:  # during the run: the output file system filled up (rank 0 writes)
+        _err_line(str(e))
+        if runner.writer is not None:
+            try:
+                runner.writer.finish("failed", str(e))
+            except Exception:
+                pass
+        if runner.size > 1:
+            world.Abort(EXIT_BAD_INPUT)
+        return EXIT_BAD_INPUT
     except BaseException as e:  # noqa: BLE001 - every failure must end the job, not hang it
         import sys
 
@@ -716,7 +732,7 @@ def run_job(job: Job, opts: RunOptions, world: MPI.Comm | None = None) -> int:
         oom = _out_of_memory(e)
         if oom:  # a size problem, not a bug: one line, no traceback
             text = f"out of memory ({str(e).splitlines()[0][:160]}); use a smaller [problem] or compressor, or fewer ranks per node"
-            print(f"hpcsketch: error: rank {runner.rank}: {text}", file=sys.stderr, flush=True)
+            _err_line(f"rank {runner.rank}: {text}")
         else:
             print(f"hpcsketch: rank {runner.rank} failed: {text}\n{tb}", file=sys.stderr, flush=True)
         if runner.rank == 0 and runner.writer is not None:
