@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from hpcsketch import __version__
-from hpcsketch.errors import EXIT_BAD_INPUT, EXIT_FAILURE, BadInput, HpcsketchError
+from hpcsketch.errors import EXIT_BAD_INPUT, EXIT_FAILURE, BadInput, HpcsketchError, one_line
 
 
 class _Parser(argparse.ArgumentParser):
@@ -37,7 +37,7 @@ def _rank_from_env() -> int:
 def _err(msg: str) -> None:
     """Only one rank prints a bad-input line (every rank finds the same one)."""
     if _rank_from_env() == 0:
-        print(f"hpcsketch: error: {msg}", file=sys.stderr, flush=True)
+        print(f"hpcsketch: error: {one_line(msg)}", file=sys.stderr, flush=True)
 
 
 # ---------------------------------------------------------------- run

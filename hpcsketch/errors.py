@@ -12,6 +12,12 @@ EXIT_FAILURE = 1
 EXIT_BAD_INPUT = 2
 
 
+def one_line(text: str) -> str:
+    """``text`` with control characters (newlines, and the separators str.splitlines also breaks at)
+    escaped, so a message that quotes a user's key or value stays one line."""
+    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text)
+
+
 class HpcsketchError(Exception):
     """Base class; ``exit_code`` tells the CLI what to return."""
 
@@ -28,7 +34,7 @@ class BadInput(HpcsketchError):
         self.field = field
         self.detail = message
         parts = [p for p in (source, field) if p]
-        super().__init__(": ".join(parts + [message]))
+        super().__init__(one_line(": ".join(parts + [message])))
 
 
 class JobError(BadInput):

@@ -42,7 +42,7 @@ from hpcsketch.backend import Backend, limit_cpu_threads, select_backend
 from hpcsketch.clients import ClientLayout
 from hpcsketch.comm.communicator import Communicator
 from hpcsketch.config.job import Job, point_label
-from hpcsketch.errors import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, BadInput, HpcsketchError
+from hpcsketch.errors import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, BadInput, HpcsketchError, one_line
 from hpcsketch.hessian.hook import HessianHook
 from hpcsketch.problems import REGISTRY as PROBLEMS
 from hpcsketch.progress import Progress, human_bytes, print_summary
@@ -159,6 +159,11 @@ class Runner:
     def _agree(self, error: BaseException | None) -> None:
         """Every rank learns whether any rank failed its local set-up; all stop with the first error."""
         msg = None
+        if _out_of_memory(error):
+            # sizes the validator cannot bound (the node's memory, the ranks sharing it) are still bad input
+            error = BadInput(f"the problem does not fit in this rank's memory ({str(error).splitlines()[0][:160]}); "
+                             "use a smaller [problem] (dim, rows, samples, hidden, model) or fewer ranks per node",
+                             field="[problem]")
         if error is not None:
             code = error.exit_code if isinstance(error, HpcsketchError) else EXIT_FAILURE
             text = str(error) if isinstance(error, HpcsketchError) else f"{type(error).__name__}: {error}"
@@ -651,6 +656,14 @@ def rss_mb() -> float:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
 
 
+def _out_of_memory(error: BaseException | None) -> bool:
+    """NumPy's MemoryError, or torch's allocator failing (a RuntimeError that says so)."""
+    if isinstance(error, MemoryError):
+        return True
+    text = str(error) if isinstance(error, RuntimeError) else ""
+    return "can't allocate memory" in text or "out of memory" in text.lower()
+
+
 def _finite(v: Any) -> bool:
     try:
         return math.isfinite(float(v))
@@ -678,6 +691,12 @@ def report_fault(trace_path: Path | None, rank: int, error: str, wait: float = 1
         time.sleep(0.1)
 
 
+def _err_line(text: str) -> None:
+    import sys
+
+    print(f"hpcsketch: error: {one_line(text)}", file=sys.stderr, flush=True)
+
+
 def run_job(job: Job, opts: RunOptions, world: MPI.Comm | None = None) -> int:
     """Run one job on ``world`` (default COMM_WORLD); returns the exit code.
 
@@ -690,16 +709,31 @@ def run_job(job: Job, opts: RunOptions, world: MPI.Comm | None = None) -> int:
         return runner.run()
     except _SetupFailed as e:
         if runner.rank == 0:
-            print(f"hpcsketch: error: {e.text}", flush=True, file=__import__("sys").stderr)
+            _err_line(e.text)
             if e.tb and os.environ.get("HPCSKETCH_DEBUG"):
                 print(e.tb, file=__import__("sys").stderr)
         return e.code
+    except BadInput as e:  # during the run: the output file system filled up (rank 0 writes)
+        _err_line(str(e))
+        if runner.writer is not None:
+            try:
+                runner.writer.finish("failed", str(e))
+            except Exception:
+                pass
+        if runner.size > 1:
+            world.Abort(EXIT_BAD_INPUT)
+        return EXIT_BAD_INPUT
     except BaseException as e:  # noqa: BLE001 - every failure must end the job, not hang it
         import sys
 
         text = f"{type(e).__name__}: {e}"
         tb = traceback.format_exc()
-        print(f"hpcsketch: rank {runner.rank} failed: {text}\n{tb}", file=sys.stderr, flush=True)
+        oom = _out_of_memory(e)
+        if oom:  # a size problem, not a bug: one line, no traceback
+            text = f"out of memory ({str(e).splitlines()[0][:160]}); use a smaller [problem] or compressor, or fewer ranks per node"
+            _err_line(f"rank {runner.rank}: {text}")
+        else:
+            print(f"hpcsketch: rank {runner.rank} failed: {text}\n{tb}", file=sys.stderr, flush=True)
         if runner.rank == 0 and runner.writer is not None:
             try:
                 runner.writer.finish("failed", f"rank 0: {text}")
@@ -707,6 +741,7 @@ def run_job(job: Job, opts: RunOptions, world: MPI.Comm | None = None) -> int:
                 pass
         elif runner.size > 1:
             report_fault(runner.trace_path, runner.rank, text)
+        code = EXIT_BAD_INPUT if oom else EXIT_FAILURE
         if runner.size > 1:
-            world.Abort(EXIT_FAILURE)
-        return EXIT_FAILURE
+            world.Abort(code)
+        return code

@@ -18,7 +18,8 @@ from hpcsketch.kernels import count_sketch as cs
 from hpcsketch.kernels.hashing import MAX_KEY, MAX_ROWS, sketch_hash
 
 ROWS = Option("rows", "int", 5, "count sketch rows (independent hash pairs)", min=1, max=MAX_ROWS)
-COLS = Option("cols", "int", 0, "count sketch columns; 0 = from ratio (d / (ratio * rows))", min=0)
+# a table of rows x 2^27 float32 cells is already 16 GiB at 32 rows
+COLS = Option("cols", "int", 0, "count sketch columns; 0 = from ratio (d / (ratio * rows))", min=0, max=1 << 27)
 
 
 class CountSketch(Compressor):

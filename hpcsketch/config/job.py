@@ -90,7 +90,7 @@ def point_label(point: Mapping[str, Any]) -> str:
     """A file-name-safe label for a sweep point, e.g. ``compressor.ratio=5,algorithm.kind=cs_sgd``."""
     parts = []
     for k, v in point.items():
-        text = json.dumps(v) if not isinstance(v, str) else v
+        text = v if isinstance(v, str) else _as_text(v)
         parts.append(f"{k}={text}")
     label = ",".join(parts)
     return "".join(c if c.isalnum() or c in "._=,+-" else "_" for c in label)[:200]
@@ -197,10 +197,17 @@ def _suggest(word: str, candidates: Iterable[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
+def _as_text(value: Any) -> str:
+    """A value as the job file spells it, near enough for a message (TOML dates and times have no JSON form)."""
+    if isinstance(value, (dict, list)):
+        return repr(value)
+    return json.dumps(value, default=str)
+
+
 def _where(section: str, key: str, value: Any = None, show_value: bool = True) -> str:
     if not show_value:
         return f"[{section}] {key}"
-    text = json.dumps(value) if not isinstance(value, (dict, list)) else repr(value)
+    text = _as_text(value)
     if len(text) > 40:
         text = text[:37] + "..."
     return f"[{section}] {key} = {text}"
@@ -307,7 +314,7 @@ def _check_swept_value(dotted: str, v: Any, source: str, where: str) -> tuple[st
         )
     norm, err = opt.validate(v)
     if err:
-        raise JobError(err, source=source, field=f"{where} value {json.dumps(v) if not isinstance(v, (list, dict)) else v!r}")
+        raise JobError(err, source=source, field=f"{where} value {_as_text(v)}")
     return f"{sec}.{opt.name}", norm
 
 

@@ -214,6 +214,11 @@ def cifar10(data_path: str | os.PathLike[str]) -> Dataset:
         raise BadInput(f"not a directory; expected {_CIFAR_EXPECTED}", source=str(root), field="[problem] data_path")
     if not (root / CIFAR_TEST_FILE).exists() and (root / "cifar-10-batches-bin").is_dir():
         root = root / "cifar-10-batches-bin"  # the archive's parent folder works too
+    if not (root / CIFAR_TEST_FILE).exists() and ((root / "test_batch").exists() or (root / "cifar-10-batches-py").is_dir()):
+        # the "python version" is pickled, and unpickling runs whatever code the file names: never read it
+        raise BadInput("holds the pickled (python) version of CIFAR-10, which is never unpickled (a pickle can run code); "
+                       f"expected {_CIFAR_EXPECTED} (the binary version, cifar-10-binary.tar.gz)",
+                       source=str(root), field="[problem] data_path")
     parts = [read_cifar_file(root / name) for name in CIFAR_TRAIN_FILES]
     x_test, y_test = read_cifar_file(root / CIFAR_TEST_FILE)
     x_train = np.concatenate([p[0] for p in parts])

@@ -24,7 +24,7 @@ from hpcsketch import seeding
 from hpcsketch.backend import Backend
 from hpcsketch.config.options import Option
 from hpcsketch.problems.options import DIM, DTYPE, NOISE, batch_size, with_default
-from hpcsketch.problems.synthetic import QuadraticObjective
+from hpcsketch.problems.synthetic import MAX_DATA_ENTRIES, QuadraticObjective
 
 
 class LeastSquares(QuadraticObjective):
@@ -37,8 +37,17 @@ class LeastSquares(QuadraticObjective):
         DTYPE,
     )
 
+    @classmethod
+    def size_problem(cls, problem: Mapping[str, Any], clients: int) -> tuple[str, str] | None:
+        d, m = int(problem["dim"]), int(problem["rows"])
+        if clients * m * d > MAX_DATA_ENTRIES:
+            return (f"[problem] rows = {m}", f"{clients} clients x {m} rows x dim {d} is too many entries for every "
+                    f"rank to hold (limit {MAX_DATA_ENTRIES}); use fewer rows, a smaller dim or fewer clients")
+        return None
+
     def __init__(self, opts: Mapping[str, Any], clients: Mapping[str, Any], backend: Backend, seed: int):
         super().__init__(opts, clients, backend, seed)
+        self._check_size()
         n, d, m = self.num_clients, self.dim, int(self.values["rows"])
         h = float(self.values["heterogeneity"])
         self.rows = m

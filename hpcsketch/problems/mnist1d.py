@@ -15,7 +15,8 @@ class MNIST1D(TorchClassification):
     kind = "mnist1d"
     models = ("mlp", "cnn", "logreg")
     options = (
-        Option("samples", "int", 5000, "examples generated in all, 80% for training (5000 is the reference set)", min=20),
+        Option("samples", "int", 5000, "examples generated in all, 80% for training (5000 is the reference set)", min=20,
+               max=1_000_000),  # generated one by one in Python: a million takes minutes already
         HIDDEN,
     )
 

@@ -13,13 +13,17 @@ from typing import Any, Mapping, Sequence
 from hpcsketch.config.options import Option
 from hpcsketch.errors import BadInput
 
-DIM = Option("dim", "int", 100, "dimension d of the parameter vector", min=1)
+#: the generated problems form their mean Hessian (d x d, float64) on every rank: 8 GiB at this d
+MAX_DIM = 1 << 15
+DIM = Option("dim", "int", 100, "dimension d of the parameter vector", min=1, max=MAX_DIM)
 DTYPE = Option(
     "dtype", "str", "float64", "floating type of x, gradients and data on the device (generated in float64)",
     choices=("float32", "float64"),
 )
 NOISE = Option("noise", "float", 0.0, "standard deviation of additive Gaussian noise", min=0)
-HIDDEN = Option("hidden", "int", 100, "hidden units in each of the MLP's two hidden layers (model = \"mlp\")", min=1)
+# hidden^2 weights between the MLP's two hidden layers: 2^28 (1 GiB of float32) at most
+HIDDEN = Option("hidden", "int", 100, "hidden units in each of the MLP's two hidden layers (model = \"mlp\")", min=1,
+                max=1 << 14)
 DEFAULT_BATCH_SIZE = 32
 
 

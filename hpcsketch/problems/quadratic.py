@@ -26,7 +26,6 @@ import numpy as np
 from hpcsketch import seeding
 from hpcsketch.backend import Backend
 from hpcsketch.config.options import Option
-from hpcsketch.errors import BadInput
 from hpcsketch.problems.options import DIM, DTYPE, NOISE, with_default
 from hpcsketch.problems.synthetic import QuadraticObjective, orthogonal
 
@@ -49,17 +48,20 @@ class Quadratic(QuadraticObjective):
         DTYPE,
     )
 
+    @classmethod
+    def size_problem(cls, problem: Mapping[str, Any], clients: int) -> tuple[str, str] | None:
+        d, h = int(problem["dim"]), float(problem["hessian_heterogeneity"])
+        if h != 0 and clients > 1 and clients * d * d > MAX_HESSIAN_ENTRIES:
+            return (f"[problem] dim = {d}", f"{clients} clients x {d}^2 Hessian entries is too many (limit "
+                    f"{MAX_HESSIAN_ENTRIES}); use a smaller dim, fewer clients or hessian_heterogeneity = 0")
+        return None
+
     def __init__(self, opts: Mapping[str, Any], clients: Mapping[str, Any], backend: Backend, seed: int):
         super().__init__(opts, clients, backend, seed)
         n, d = self.num_clients, self.dim
         h = float(self.values["hessian_heterogeneity"])
         self.homogeneous = h == 0 or n == 1
-        if not self.homogeneous and n * d * d > MAX_HESSIAN_ENTRIES:
-            raise BadInput(
-                f"{n} clients x {d}^2 Hessian entries is too many (limit {MAX_HESSIAN_ENTRIES}); "
-                "use a smaller dim, fewer clients or hessian_heterogeneity = 0",
-                field="[problem] dim",
-            )
+        self._check_size()
         gen = seeding.rng(self.seed, "quadratic")
         lam = np.geomspace(1.0 / float(self.values["condition"]), 1.0, d)
         q = orthogonal(gen, d)

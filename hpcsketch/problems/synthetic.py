@@ -20,14 +20,34 @@ import numpy as np
 
 from hpcsketch import seeding
 from hpcsketch.backend import Backend
+from hpcsketch.errors import BadInput
 from hpcsketch.problems.base import Problem
 from hpcsketch.problems.options import read_options
 
 EVAL_KEYS = ("loss_sum", "count", "gap", "dist", "grad_norm")
 
 
+#: float64 entries of generated data (per-client Hessians, feature rows) every rank may hold: 8 GiB
+MAX_DATA_ENTRIES = 1 << 30
+
+
 class QuadraticObjective(Problem):
     """Base of problems with f(x) = 1/2 x^T H x - b^T x + c (the mean over clients)."""
+
+    @classmethod
+    def size_problem(cls, problem: Mapping[str, Any], clients: int) -> tuple[str, str] | None:
+        """(field, what is wrong) when the generated data would not fit; checked by validation and
+        again when the problem is built, before anything is allocated."""
+        return None
+
+    @classmethod
+    def check_job(cls, job: Any) -> tuple[str, str] | None:
+        return cls.size_problem(job.problem, job.clients.count)
+
+    def _check_size(self) -> None:
+        problem = self.size_problem({**{o.name: o.default for o in self.options}, **self.values}, self.num_clients)
+        if problem:
+            raise BadInput(problem[1], field=problem[0].split(" = ")[0])  # the key; the value is in the message
 
     #: float64 host copies of the mean quadratic and its minimiser (set by subclasses)
     x_star: np.ndarray

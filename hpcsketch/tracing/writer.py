@@ -27,6 +27,28 @@ from hpcsketch.tracing.schema import SCHEMA_VERSION, STATUSES, TIMING_PHASES
 #: how long a flush waits for a reader that holds the file's lock before giving up
 LOCK_WAIT_SECONDS = 30.0
 
+#: free space kept on the trace's file system: HDF5 that runs out of space mid-write leaves its
+#: metadata half-updated (rows already flushed become unreadable), so a flush that might not fit
+#: is not started; what is left is enough to mark the trace failed
+RESERVE_BYTES = 2 << 20
+
+
+def free_bytes(path: str | os.PathLike[str]) -> int:
+    st = os.statvfs(path)
+    return st.f_bavail * st.f_frsize
+
+
+def check_space(path: Path, nbytes: int) -> None:
+    """Raise BadInput (one line) unless ``nbytes`` more fit beside the reserve on ``path``'s file system."""
+    try:
+        free = free_bytes(path.parent)
+    except OSError:
+        return  # no statvfs here: the write itself will tell
+    need = RESERVE_BYTES + 2 * nbytes  # HDF5 allocates whole chunks and rewrites metadata: room to spare
+    if free < need:
+        raise BadInput(f"the file system of {str(path)!r} is full ({free >> 10} KiB free, {need >> 10} KiB needed); "
+                       "rounds up to the last flush are kept; free space or choose another --out", field="[run] out")
+
 
 def open_for_append(path: str | os.PathLike[str], mode: str = "a") -> h5py.File:
     """Open for writing, waiting out a reader that holds HDF5's file lock at this moment.
@@ -119,6 +141,7 @@ class TraceWriter:
         mode = "w" if force else "w-"
         if not force and self.path.exists():
             raise BadInput(f"{str(self.path)!r} exists; traces are never overwritten (pass --force to replace it)", field="trace")
+        check_space(self.path, 64 << 10)
         try:
             with self._lock, open_for_append(self.path, mode) as f:
                 f.attrs["schema_version"] = SCHEMA_VERSION
@@ -147,6 +170,11 @@ class TraceWriter:
                memory: tuple[int, np.ndarray] | None = None) -> None:
         """Append metric rows (dicts keyed by metric), per-rank timing rows and a memory row
         (step, rss per rank), all in one open of the file: opening is most of a flush's cost."""
+        width = len(rows[0]) if rows else 0
+        ranks = next(iter(timing.values())).shape[1] if timing else 0
+        # whole new chunks (1024 rows x 8 bytes per dataset) may be allocated by this append
+        check_space(self.path, 8 * (len(rows) * width + len(timing_steps if timing_steps is not None else ()) * ranks
+                                    * len(TIMING_PHASES)) + 8192 * (width + len(TIMING_PHASES) + 2))
         with self._lock, open_for_append(self.path, "a") as f:
             if rows:
                 self._append_rows(f["trace"], rows)
@@ -200,6 +228,7 @@ class TraceWriter:
 
     def write_checkpoint(self, step: int, runner_state: Mapping[str, Any], states: list[Mapping[str, np.ndarray]]) -> None:
         """Replace /checkpoint with every rank's algorithm state and the runner's totals at ``step``."""
+        check_space(self.path, sum(int(np.asarray(v).nbytes) for s in states for v in s.values()))
         with self._lock, open_for_append(self.path, "a") as f:
             if "checkpoint" in f:
                 del f["checkpoint"]
