@@ -103,8 +103,9 @@ def spawn(n: int, rank_args: Sequence[str], *, launcher: str | None = None, trac
         except ProcessLookupError:
             pass
 
-    old = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1)}
-    from hpcsketch.signals import take_early
+    from hpcsketch.signals import install, take_early
+
+    old = {s: install(s, forward) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1)}
 
     early = take_early()  # a signal that came before the ranks existed: they get it now
     if early:

@@ -544,9 +544,10 @@ class Runner:
                 raise KeyboardInterrupt
             self.stop_signal = signum
 
+        from hpcsketch.signals import install, take_early
+
         for sig in (signal.SIGTERM, signal.SIGUSR1, signal.SIGINT):
-            self._old_handlers[sig] = signal.signal(sig, handler)
-        from hpcsketch.signals import take_early
+            self._old_handlers[sig] = install(sig, handler)
 
         early = take_early()  # a signal that came while this rank was starting
         if early:

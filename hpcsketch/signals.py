@@ -16,6 +16,22 @@ EARLY: list[int] = []
 _SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
 
 
+def install(sig: int, handler: Any) -> Any:
+    """``signal.signal`` that keeps system calls restartable (SA_RESTART); returns the old handler.
+
+    Python makes a signal with a handler interrupt system calls (EINTR). Python code
+    retries (PEP 475), but C libraries need not: a Slurm warning that lands in
+    MPI_Init under srun made MPICH/UCX abort the rank with a garbled address
+    exchange. The Python handler still runs at the next bytecode.
+    """
+    old = signal.signal(sig, handler)
+    try:
+        signal.siginterrupt(sig, False)
+    except (ValueError, OSError):
+        pass
+    return old
+
+
 def _record(signum: int, frame: Any) -> None:
     EARLY.append(signum)
 
@@ -24,7 +40,7 @@ def record_early() -> None:
     """Record SIGTERM and SIGUSR1 instead of dying of them, until a handler takes over."""
     for s in _SIGNALS:
         try:
-            signal.signal(s, _record)
+            install(s, _record)
         except (ValueError, OSError):  # not the main thread, or not allowed here
             pass
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
+import random
 import re
 import shlex
 import shutil
@@ -364,6 +365,10 @@ SlurmdUser=root
 ReturnToService=2
 KillWait=5
 MinJobAge=600
+# job ids that no earlier test run used: MPICH under srun names its shared-memory segments
+# after the job and step, and a segment a killed job left in /dev/shm under the same name
+# garbles the next MPI_Init ("failed to unpack address", "message truncated")
+FirstJobId={first_job_id}
 StateSaveLocation={d}/state
 SlurmdSpoolDir={d}/spool
 SlurmctldPidFile={d}/slurmctld.pid
@@ -403,7 +408,8 @@ def slurm(tmp_path_factory):
     (d / "spool").mkdir()
     ctld_port, d_port = _free_ports(2)
     conf = d / "slurm.conf"
-    conf.write_text(SLURM_CONF.format(d=d, ctld_port=ctld_port, d_port=d_port, host=socket.gethostname().split(".")[0]))
+    conf.write_text(SLURM_CONF.format(d=d, ctld_port=ctld_port, d_port=d_port, host=socket.gethostname().split(".")[0],
+                                      first_job_id=random.SystemRandom().randrange(1000, 60_000_000)))
     # pytest may itself run inside a Slurm job or under mpiexec: none of that may leak into ours
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLURM_", "SBATCH_", "SRUN_", "PMI_", "PMIX_", "OMPI_"))}
     env["SLURM_CONF"] = str(conf)
