@@ -347,6 +347,8 @@ class Runner:
             if (eval_every and step % eval_every == 0 or step == rounds) and not flags_seen[_DIVERGED]:
                 t_eval = time.perf_counter()
                 self._pending_eval[step] = {**algo.evaluate(), "eval_seconds": time.perf_counter() - t_eval}
+                if self.progress is not None:  # every rank has it: the bar need not wait for a flush
+                    self.progress.update_info(self._pending_eval[step])
             if hessian is not None and hessian.due(step) and not stopping:
                 hessian.measure(step, self.writer, self.progress)
             checkpoint = (stopping and not flags_seen[_DIVERGED]) or (ckpt_every and step % ckpt_every == 0 and step < rounds)
