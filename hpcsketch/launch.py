@@ -103,9 +103,11 @@ def spawn(n: int, rank_args: Sequence[str], *, launcher: str | None = None, trac
         except ProcessLookupError:
             pass
 
-    from hpcsketch.signals import install, take_early
+    from hpcsketch.signals import take_early
 
-    old = {s: install(s, forward) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1)}
+    # signal.signal, not signals.install: proc.wait() must be interrupted (EINTR) for
+    # Python to run ``forward`` at all; a restarted waitpid would never return to it
+    old = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1)}
 
     early = take_early()  # a signal that came before the ranks existed: they get it now
     if early:
