@@ -41,7 +41,8 @@ def _default(dotted: str) -> Any:
 def _matches(wanted: dict[str, Any], resolved: dict[str, Any]) -> bool:
     for dotted, v in wanted.items():
         sec, key = dotted.split(".", 1)
-        have = resolved.get(sec, {}).get(key, _MISSING) if isinstance(resolved.get(sec), dict) else _MISSING
+        section = resolved.get(sec)
+        have = section.get(key, _MISSING) if isinstance(section, dict) else _MISSING
         if have is _MISSING:
             if v != _default(dotted):
                 return False

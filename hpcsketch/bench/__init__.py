@@ -15,3 +15,11 @@ def output_path(out: str | None, kind: str) -> str:
     if os.path.exists(path):
         raise BadInput(f"{path!r} exists; benchmark results are never overwritten (choose another --out)", field="--out")
     return path
+
+
+def create_output(path: str) -> None:
+    """Just before writing: the directory exists (or one clear line), and the file still does not."""
+    from hpcsketch.tracing.writer import prepare_out_dir
+
+    prepare_out_dir(os.path.dirname(path) or ".")
+    output_path(path, "")

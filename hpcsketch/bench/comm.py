@@ -16,14 +16,13 @@ one (``hpcsketch bench comm -n 4``).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from typing import Any, Callable
 
 import numpy as np
 
-from hpcsketch.bench import output_path
+from hpcsketch.bench import create_output, output_path
 from hpcsketch.errors import BadInput
 
 OPS = ("allreduce", "allgather", "reduce_scatter", "bcast")
@@ -290,11 +289,9 @@ def write_results(path: str, results: list[dict[str, Any]], attrs: dict[str, Any
     """One group per (op, buffers) with a dataset per column."""
     import h5py
 
-    from hpcsketch.tracing.writer import _attr, prepare_out_dir
+    from hpcsketch.tracing.writer import _attr
 
-    prepare_out_dir(os.path.dirname(path) or ".")
-    if os.path.exists(path):
-        raise BadInput(f"{path!r} exists; benchmark results are never overwritten", field="--out")
+    create_output(path)
     with h5py.File(path, "w-") as f:
         f.attrs["kind"] = "bench-comm"
         for k, v in attrs.items():

@@ -11,7 +11,6 @@ gbps, ratio_to_copy; attrs: backend, device, command).
 from __future__ import annotations
 
 import argparse
-import os
 import platform
 import sys
 import time
@@ -19,7 +18,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from hpcsketch.bench import output_path
+from hpcsketch.bench import create_output, output_path
 from hpcsketch.errors import BadInput
 
 FIHT_LOG2 = 20
@@ -189,9 +188,7 @@ def _device(b: Any) -> str:
 def _write_h5(path: str, results: dict, b: Any, device: str, fiht_row: tuple) -> None:
     import h5py
 
-    from hpcsketch.tracing.writer import prepare_out_dir
-
-    prepare_out_dir(os.path.dirname(path) or ".")
+    create_output(path)
     with h5py.File(path, "w-") as f:
         f.attrs.update(backend=b.name, device=device, command=" ".join(sys.argv), created=time.strftime("%Y-%m-%dT%H:%M:%S"))
         for name, r in results.items():
