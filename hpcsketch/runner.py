@@ -250,11 +250,9 @@ class Runner:
         env = self._env_attrs()
         if self.rank == 0 and self.writer is not None:
             with self.writer._lock:
-                import h5py
+                from hpcsketch.tracing.writer import _attr, open_for_append
 
-                with h5py.File(self.writer.path, "a") as f:
-                    from hpcsketch.tracing.writer import _attr
-
+                with open_for_append(self.writer.path) as f:
                     for k, v in env.items():
                         f["env"].attrs[k] = _attr(v)
             self._start_watchdog()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,12 +17,32 @@ from hpcsketch.errors import BadInput
 from hpcsketch.tracing.schema import SCHEMA_VERSION
 
 
+#: how long a read waits for a live run's flush (the writer holds the file's lock meanwhile)
+READ_LOCK_WAIT_SECONDS = 10.0
+
+
 def open_for_reading(path: str | os.PathLike[str]) -> h5py.File:
-    """Read without taking HDF5's file lock, so reading a live run's trace never blocks its writer."""
-    try:
-        return h5py.File(path, "r", locking=False)
-    except TypeError:  # h5py built without the locking option
-        return h5py.File(path, "r")
+    """Open under HDF5's shared file lock, waiting out a flush in progress.
+
+    A live run's writer holds the exclusive lock for the milliseconds a flush
+    takes; reading without the lock could land in the middle of one and see
+    half-written metadata (h5py errors, and a segfault inside HDF5 was seen
+    here). The writer in turn waits out readers (``writer.open_for_append``).
+    On file systems without locks (some NFS mounts) 'best-effort' reads without.
+    """
+    deadline = time.monotonic() + READ_LOCK_WAIT_SECONDS
+    delay = 0.005
+    while True:
+        try:
+            return h5py.File(path, "r", locking="best-effort")
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                raise BadInput(f"is locked by its writer for more than {READ_LOCK_WAIT_SECONDS:g} s; try again",
+                               source=str(path)) from None
+            time.sleep(delay)
+            delay = min(0.2, delay * 2)
+        except (TypeError, ValueError):  # an h5py without the locking option: HDF5's default
+            return h5py.File(path, "r")
 
 
 def _s(v: Any) -> Any:
@@ -113,7 +134,7 @@ def read_trace(path: str | os.PathLike[str]) -> Trace:
                     extra[name] = name
     except BadInput:
         raise
-    except (OSError, KeyError, ValueError) as e:
+    except (OSError, KeyError, ValueError, RuntimeError) as e:  # h5py's RuntimeError: damaged metadata
         raise BadInput(f"cannot be read as a trace (truncated or corrupt HDF5: {str(e).splitlines()[0]})", source=str(p)) from None
     # rows past the last flush of a metric that appeared late are NaN-filled by the writer
     return Trace(p, attrs, env, metrics, timing, summary, extra, hessian, hessian_attrs)
@@ -131,7 +152,7 @@ def read_hessian(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray], d
     try:
         with open_for_reading(path) as f:
             return _hessian_group(f)
-    except (OSError, KeyError, ValueError) as e:
+    except (OSError, KeyError, ValueError, RuntimeError) as e:
         raise BadInput(f"cannot be read ({str(e).splitlines()[0]})", source=str(path)) from None
 
 
@@ -163,5 +184,5 @@ def read_checkpoint(path: str | os.PathLike[str], rank: int, *, resuming: bool =
             return Checkpoint(int(g.attrs["step"]), int(g.attrs["world_size"]), json.loads(_s(g.attrs["runner_state"])), state)
     except BadInput:
         raise
-    except (OSError, KeyError, ValueError) as e:
+    except (OSError, KeyError, ValueError, RuntimeError) as e:
         raise BadInput(f"its checkpoint cannot be read ({str(e).splitlines()[0]})", source=str(path)) from None
