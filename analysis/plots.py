@@ -63,6 +63,15 @@ def _figure(ncols: int, nrows: int = 1, width: float = 5.0, height: float = 3.8)
     return fig, list(axes.ravel())
 
 
+def _suptitle(fig: "Figure", text: str) -> None:
+    """A figure title wrapped to the figure's width (a one-panel figure is narrower than a long title)."""
+    import textwrap
+
+    chars_per_inch = 10  # 'large' (12 pt) DejaVu Sans: about 0.1 inch per character
+    width = max(30, int(fig.get_figwidth() * chars_per_inch))
+    fig.suptitle("\n".join(textwrap.wrap(text, width)))
+
+
 def _colors(results: Results) -> dict[str, Any]:
     """One colour per run, the same in every figure."""
     ids = list(results.runs["run_id"])
@@ -166,7 +175,7 @@ def metric_curves(results: Results, x: str = "step", metrics: Iterable[str] | No
         elif x == "step":
             _integer_x(ax)
         _log_y_if_wide(ax, d["value"], m)
-    fig.suptitle(f"Training curves against {X_SHORT[x]}{tables.X_NOTES[x]}")
+    _suptitle(fig, f"Training curves against {X_SHORT[x]}{tables.X_NOTES[x]}")
     _figure_legend(fig, results, handles)
     return Plot(fig, data)
 
@@ -292,7 +301,7 @@ def scaling_plot(results: Results) -> Plot | None:
     _log_y_if_wide(ax_phase, phase_values[phase_values > 0], "seconds")
     ax_phase.set_title("Per-phase time vs ranks")
     ax_phase.legend(fontsize="x-small")
-    fig.suptitle("Scaling with ranks")
+    _suptitle(fig, "Scaling with ranks")
     return Plot(fig, data)
 
 
@@ -322,7 +331,7 @@ def network_prediction(results: Results, predictions: pd.DataFrame, links: Itera
         ax.set_title(f"{link.name}\n{link.describe()}", fontsize="medium")
         ax.grid(alpha=0.3, which="both")
         _log_y_if_wide(ax, d["value"], metric)
-    fig.suptitle(f"{metric_name(metric).capitalize()} vs predicted time on modelled links "
+    _suptitle(fig, f"{metric_name(metric).capitalize()} vs predicted time on modelled links "
                  "(measured compute + 2 latency + bytes per client / bandwidth)")
     _figure_legend(fig, results, handles)
     return Plot(fig, data)
@@ -365,7 +374,7 @@ def hessian_density(results: Results) -> Plot | None:
         ax.legend(fontsize="x-small", title="measured at", title_fontsize="x-small")
     for ax in axes[len(runs):]:
         ax.set_visible(False)
-    fig.suptitle("Loss-Hessian spectral density over training (stochastic Lanczos quadrature)")
+    _suptitle(fig, "Loss-Hessian spectral density over training (stochastic Lanczos quadrature)")
     return Plot(fig, data.reset_index(drop=True))
 
 
