@@ -57,7 +57,7 @@ def open_for_append(path: str | os.PathLike[str], mode: str = "a") -> h5py.File:
     milliseconds; a flush must not fail because of them.
     """
     deadline = time.monotonic() + LOCK_WAIT_SECONDS
-    delay = 0.01
+    delay = 0.002
     while True:
         try:
             return h5py.File(path, mode)
@@ -65,7 +65,7 @@ def open_for_append(path: str | os.PathLike[str], mode: str = "a") -> h5py.File:
             if time.monotonic() > deadline:
                 raise
             time.sleep(delay)
-            delay = min(0.5, delay * 2)
+            delay = min(0.02, delay * 2)  # short: a reader polling in a loop leaves only short gaps
 
 
 def now_iso() -> str:
