@@ -26,6 +26,15 @@ import os
 import sys
 
 
+def abort_world(code: int) -> None:
+    """``python -m mpi4py`` semantics: an error on one rank ends every rank (MPI_Abort), not a hang."""
+    mpi = sys.modules.get("mpi4py.MPI")
+    if mpi is not None and mpi.Is_initialized() and not mpi.Is_finalized() and mpi.COMM_WORLD.Get_size() > 1:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        mpi.COMM_WORLD.Abort(code)
+
+
 def finalize_and_exit(code: int) -> None:
     """Flush Python's streams, finalize MPI if this process initialised it, and exit with ``code``."""
     code = int(code or 0)

@@ -53,3 +53,20 @@ def test_without_mpi_the_process_still_exits_with_its_code():
     res = subprocess.run([sys.executable, "-c", "from hpcsketch.shutdown import finalize_and_exit; print('x', end=''); "
                           "finalize_and_exit(5)"], capture_output=True, text=True, timeout=60)
     assert res.returncode == 5 and res.stdout == "x"
+
+
+def test_an_error_on_one_rank_ends_every_rank_instead_of_hanging():
+    """An exception that escapes a command on one rank (here rank 1, while the others wait in a
+    Barrier) aborts the job, as under ``python -m mpi4py``; the timeout turns a hang into a failure."""
+    rank_code = ("import hpcsketch.__main__ as entry\n"
+                 "from mpi4py import MPI\n"
+                 "def main():\n"
+                 "    if MPI.COMM_WORLD.Get_rank() == 1:\n"
+                 "        raise ZeroDivisionError('one rank only')\n"
+                 "    MPI.COMM_WORLD.Barrier()\n"
+                 "    return 0\n"
+                 "entry.main = main\n"
+                 "entry.run_and_exit()\n")
+    out, rc = run_with_timeout([find_mpiexec(), "-n", "4", sys.executable, "-c", rank_code], dict(os.environ), timeout=120)
+    assert isinstance(rc, int) and rc != 0, out
+    assert "ZeroDivisionError: one rank only" in out
