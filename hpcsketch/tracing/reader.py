@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ import h5py
 import numpy as np
 
 from hpcsketch.errors import BadInput
+from hpcsketch.tracing.locking import open_waiting
 from hpcsketch.tracing.schema import SCHEMA_VERSION
 
 
@@ -30,19 +30,13 @@ def open_for_reading(path: str | os.PathLike[str]) -> h5py.File:
     here). The writer in turn waits out readers (``writer.open_for_append``).
     On file systems without locks (some NFS mounts) 'best-effort' reads without.
     """
-    deadline = time.monotonic() + READ_LOCK_WAIT_SECONDS
-    delay = 0.005
-    while True:
-        try:
-            return h5py.File(path, "r", locking="best-effort")
-        except BlockingIOError:
-            if time.monotonic() > deadline:
-                raise BadInput(f"is locked by its writer for more than {READ_LOCK_WAIT_SECONDS:g} s; try again",
-                               source=str(path)) from None
-            time.sleep(delay)
-            delay = min(0.2, delay * 2)
-        except (TypeError, ValueError):  # an h5py without the locking option: HDF5's default
-            return h5py.File(path, "r")
+    try:
+        return open_waiting(path, "r", READ_LOCK_WAIT_SECONDS, locking="best-effort")
+    except BlockingIOError:
+        raise BadInput(f"is locked by its writer for more than {READ_LOCK_WAIT_SECONDS:g} s; try again",
+                       source=str(path)) from None
+    except (TypeError, ValueError):  # an h5py without the locking option: HDF5's default
+        return h5py.File(path, "r")
 
 
 def _s(v: Any) -> Any:

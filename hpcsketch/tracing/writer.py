@@ -13,7 +13,6 @@ import errno
 import json
 import os
 import threading
-import time
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -21,6 +20,7 @@ import h5py
 import numpy as np
 
 from hpcsketch.errors import BadInput
+from hpcsketch.tracing.locking import open_waiting
 from hpcsketch.tracing.schema import SCHEMA_VERSION, STATUSES, TIMING_PHASES
 
 
@@ -56,16 +56,7 @@ def open_for_append(path: str | os.PathLike[str], mode: str = "a") -> h5py.File:
     Readers of a live trace (``hpcsketch analyze``, a user's script) hold the file for
     milliseconds; a flush must not fail because of them.
     """
-    deadline = time.monotonic() + LOCK_WAIT_SECONDS
-    delay = 0.002
-    while True:
-        try:
-            return h5py.File(path, mode)
-        except BlockingIOError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(delay)
-            delay = min(0.02, delay * 2)  # short: a reader polling in a loop leaves only short gaps
+    return open_waiting(path, mode, LOCK_WAIT_SECONDS)
 
 
 def now_iso() -> str:
