@@ -66,7 +66,7 @@ def test_a_reader_waits_out_a_writer_that_holds_the_file(tmp_path):
     w = TraceWriter(path)
     w.create({"run_id": "held", "writer_host": "elsewhere", "writer_pid": 1}, {})
     holder = subprocess.Popen([sys.executable, "-c", "import h5py, sys, time; f = h5py.File(sys.argv[1], 'a'); "
-                               "print('held', flush=True); time.sleep(1.5); f.close()", str(path)],
+                               "print('held', flush=True); time.sleep(3.0); f.close()", str(path)],
                               stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
