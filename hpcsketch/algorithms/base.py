@@ -18,17 +18,21 @@ from hpcsketch.config.options import Option
 
 
 class Algorithm(ABC):
+    # Declared in the method's registry entry (hpcsketch.algorithms.REGISTRY, see
+    # AlgorithmDecl) and set on the class when it is defined; these are the defaults
+    # of classes no entry names.
     kind: ClassVar[str] = ""
-    #: job-file keys of [algorithm] this method reads beyond the common ones
     options: ClassVar[Sequence[Option]] = ()
-    #: compressor kinds it accepts (None: any compressor meeting ``compressor_requires``)
     compressors: ClassVar[Sequence[str] | None] = ("none",)
-    #: properties the compressor must have, e.g. ("linear",) or ("unbiased",)
     compressor_requires: ClassVar[Sequence[str]] = ()
-    #: keys of other sections it reads (e.g. "compressor.k"), so sweeps know they matter
     reads: ClassVar[Sequence[str]] = ()
-    #: no server: every rank keeps its own model (needs [topology])
     decentralized: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        from hpcsketch.algorithms import REGISTRY
+
+        REGISTRY.bind(cls)
 
     def __init__(self, ctx: RunContext):
         self.ctx = ctx
@@ -78,11 +82,6 @@ class Algorithm(ABC):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.x[...] = self.xp.asarray(state["x"])
-
-    @classmethod
-    def check_job(cls, job: Any) -> str | tuple[str, str] | None:
-        """Cross-key checks beyond the declarations; return an error line or None."""
-        return None
 
     # -- shared pieces ---------------------------------------------------------------
     def client_gradient(self, x: Any, client: int, t: int, step: int = 0) -> Any:

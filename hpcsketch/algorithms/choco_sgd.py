@@ -30,33 +30,11 @@ import numpy as np
 
 from hpcsketch.algorithms.context import RunContext
 from hpcsketch.algorithms.decentralized import Node
-from hpcsketch.config.options import Option
-
-CONSENSUS_LR = Option("consensus_lr", "float", 0.5, "choco_sgd: consensus step size gamma_c (1 with no compression is DSGD)",
-                      min=0.0, max=1.0, min_exclusive=True)
-COMPRESSOR_SCALE = Option(
-    "compressor_scale", "float", 0.0,
-    "choco_sgd: factor on decompressed differences; 0 = auto: 1 for contractive compressors, 1/(1 + omega) for unbiased ones",
-    min=0.0, max=1.0,
-)
+from hpcsketch.algorithms.options import CONSENSUS_LR
 
 
 class ChocoSGD(Node):
     kind = "choco_sgd"
-    # every compressor but Perm-q, whose blocks belong to IST's clients, not to a node's model
-    compressors = ("none", "topk", "randk", "qsgd", "sign", "count_sketch", "subsampled_wht", "subsampled_dct", "gaussian")
-    options = (CONSENSUS_LR, COMPRESSOR_SCALE)
-
-    @classmethod
-    def check_job(cls, job: Any) -> str | tuple[str, str] | None:
-        from hpcsketch.topology import REGISTRY
-
-        kind = job.topology.kind
-        if REGISTRY.get(kind).time_varying:
-            # s_i is updated with this round's weights only: it equals sum_j w_ij x_hat_j only if W never changes
-            return (f'[topology] kind = "{kind}"',
-                    "choco_sgd keeps s_i = sum_j w_ij x_hat_j up to date with one W, so it needs a static topology")
-        return super().check_job(job)
 
     def __init__(self, ctx: RunContext):
         super().__init__(ctx)

@@ -15,8 +15,6 @@ from hpcsketch.algorithms.exchange import Uplink
 
 class CompressedSGD(HeavyBall, Algorithm):
     kind = "compressed_sgd"
-    compressors = None
-    compressor_requires = ("unbiased",)
 
     def __init__(self, ctx: RunContext):
         super().__init__(ctx)

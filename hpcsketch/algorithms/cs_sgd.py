@@ -21,16 +21,12 @@ from hpcsketch.algorithms.base import Algorithm
 from hpcsketch.algorithms.context import RunContext
 from hpcsketch.algorithms.diagnostics import global_sum, record_recovery
 from hpcsketch.algorithms.exchange import Uplink
-from hpcsketch.algorithms.options import FIHT_ITERS
 from hpcsketch.config.options import resolve_count
 from hpcsketch.recovery.fiht import fiht
 
 
 class CSSGD(Algorithm):
     kind = "cs_sgd"
-    reads = ("compressor.k",)  # the heavy hitters / FIHT sparsity K
-    options = (FIHT_ITERS,)
-    compressors = ("subsampled_wht", "subsampled_dct")
 
     def __init__(self, ctx: RunContext):
         super().__init__(ctx)

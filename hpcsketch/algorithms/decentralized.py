@@ -30,7 +30,7 @@ from hpcsketch.topology.network import build
 
 
 class Node(HeavyBall, Algorithm):
-    decentralized = True
+    decentralized = True  # the registry entries of the methods built on it must say so too
 
     def __init__(self, ctx: RunContext):
         super().__init__(ctx)
@@ -46,13 +46,6 @@ class Node(HeavyBall, Algorithm):
         for t in range(self.network.period):
             r = self.network.row(t, self.node)
             self._rows.append((r.self_weight, self.xp.asarray(np.asarray(r.weights, dtype=np.float64), dtype=self.x.dtype)))
-
-    @classmethod
-    def check_job(cls, job: Any) -> str | tuple[str, str] | None:
-        k = job.algorithm.local_steps
-        if k != 1:
-            return f"[algorithm] local_steps = {k}", f"{cls.kind} takes one gradient step per gossip round; expected 1"
-        return None
 
     def start(self) -> None:
         super().start()

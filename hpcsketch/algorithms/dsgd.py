@@ -21,15 +21,11 @@ import numpy as np
 
 from hpcsketch.algorithms.context import RunContext
 from hpcsketch.algorithms.decentralized import Node
-from hpcsketch.config.options import Option
-
-OVERLAP = Option("overlap", "bool", False, "dsgd: combine-then-adapt with Ineighbor_allgather started before the gradient")
+from hpcsketch.algorithms.options import OVERLAP
 
 
 class DSGD(Node):
     kind = "dsgd"
-    compressors = ("none",)
-    options = (OVERLAP,)
 
     def __init__(self, ctx: RunContext):
         super().__init__(ctx)

@@ -20,7 +20,6 @@ from hpcsketch.algorithms.exchange import Uplink
 
 class EF21(Algorithm):
     kind = "ef21"
-    compressors = None
 
     def __init__(self, ctx: RunContext):
         super().__init__(ctx)

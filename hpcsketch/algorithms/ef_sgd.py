@@ -16,14 +16,11 @@ import numpy as np
 from hpcsketch.algorithms.base import Algorithm
 from hpcsketch.algorithms.context import RunContext
 from hpcsketch.algorithms.exchange import Uplink
-from hpcsketch.algorithms.options import ERROR_FEEDBACK
 from hpcsketch.compressors.memory import Memory, NoMemory
 
 
 class EFSGD(Algorithm):
     kind = "ef_sgd"
-    options = (ERROR_FEEDBACK,)
-    compressors = None
 
     def __init__(self, ctx: RunContext):
         super().__init__(ctx)

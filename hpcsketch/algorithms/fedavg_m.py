@@ -17,13 +17,10 @@ from hpcsketch.algorithms.base import Algorithm
 from hpcsketch.algorithms.context import RunContext
 from hpcsketch.algorithms.exchange import Uplink
 from hpcsketch.algorithms.local import local_steps
-from hpcsketch.algorithms.options import BETA
 
 
 class FedAvgM(Algorithm):
     kind = "fedavg_m"
-    options = (BETA,)
-    compressors = None
 
     def __init__(self, ctx: RunContext):
         super().__init__(ctx)

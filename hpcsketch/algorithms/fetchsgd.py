@@ -32,15 +32,11 @@ from hpcsketch.algorithms.context import RunContext
 from hpcsketch.algorithms.diagnostics import global_sum, record_recovery
 from hpcsketch.algorithms.exchange import Uplink
 from hpcsketch.algorithms.local import local_steps
-from hpcsketch.algorithms.options import ERROR_FEEDBACK, ERROR_REMOVAL, SECOND_ROUND
 from hpcsketch.config.options import resolve_count
 
 
 class FetchSGD(Algorithm):
     kind = "fetchsgd"
-    reads = ("compressor.k",)  # the heavy hitters / FIHT sparsity K
-    options = (ERROR_FEEDBACK, SECOND_ROUND, ERROR_REMOVAL)
-    compressors = ("count_sketch",)
 
     def __init__(self, ctx: RunContext):
         super().__init__(ctx)

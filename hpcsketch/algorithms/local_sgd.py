@@ -16,14 +16,11 @@ from hpcsketch.algorithms.base import Algorithm
 from hpcsketch.algorithms.context import RunContext
 from hpcsketch.algorithms.exchange import Uplink
 from hpcsketch.algorithms.local import local_steps
-from hpcsketch.algorithms.options import ERROR_FEEDBACK
 from hpcsketch.compressors.memory import Memory
 
 
 class LocalSGD(Algorithm):
     kind = "local_sgd"
-    options = (ERROR_FEEDBACK,)
-    compressors = None
 
     def __init__(self, ctx: RunContext):
         super().__init__(ctx)

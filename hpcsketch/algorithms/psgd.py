@@ -10,7 +10,6 @@ from hpcsketch.algorithms.context import RunContext
 
 class PSGD(HeavyBall, Algorithm):
     kind = "psgd"
-    compressors = ("none",)
 
     def __init__(self, ctx: RunContext):
         super().__init__(ctx)

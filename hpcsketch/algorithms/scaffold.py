@@ -16,12 +16,10 @@ import numpy as np
 from hpcsketch.algorithms.base import Algorithm
 from hpcsketch.algorithms.context import RunContext
 from hpcsketch.algorithms.local import local_steps
-from hpcsketch.algorithms.options import BETA
 
 
 class Scaffold(Algorithm):
     kind = "scaffold"
-    compressors = ("none",)
     momentum_mix = False
 
     def __init__(self, ctx: RunContext):
@@ -79,5 +77,4 @@ class Scaffold(Algorithm):
 
 class ScaffoldM(Scaffold):
     kind = "scaffold_m"
-    options = (BETA,)
     momentum_mix = True

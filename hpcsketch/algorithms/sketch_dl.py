@@ -23,16 +23,12 @@ from hpcsketch.algorithms.context import RunContext
 from hpcsketch.algorithms.diagnostics import global_sum, record_recovery
 from hpcsketch.algorithms.exchange import Uplink
 from hpcsketch.algorithms.local import local_steps
-from hpcsketch.algorithms.options import ERROR_FEEDBACK, TOP_R
 from hpcsketch.config.options import resolve_count
 from hpcsketch.kernels.topk import hard_threshold
 
 
 class SketchDL(Algorithm):
     kind = "sketch_dl"
-    options = (ERROR_FEEDBACK, TOP_R)
-    compressors = None
-    compressor_requires = ("linear",)
 
     def __init__(self, ctx: RunContext):
         super().__init__(ctx)

@@ -1,19 +1,13 @@
-"""Option declarations and payload helpers shared by several compressors.
-
-A key that two compressors read is declared once here, so it has one type and
-one meaning everywhere.
-"""
+"""Payload helpers shared by several compressors (their keys are declared in
+:mod:`hpcsketch.compressors.options`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from hpcsketch.config.options import Option, resolve_count
+from hpcsketch.compressors.options import K, RATIO
+from hpcsketch.config.options import resolve_count
 from hpcsketch.errors import BadInput
-
-RATIO = Option("ratio", "float", 10.0, "compression ratio d / payload length (sketches and sensing operators)", min=1.0)
-K = Option("k", "number_or_fraction", 0.01, "kept coordinates: a fraction of d if <= 1, else a count")
-SIGNS = Option("signs", "bool", False, "random +-1 pre-multiplication before the transform (SRHT); off, Phi is exactly sqrt(d'/Q) B[rows] as CS-SGD defines it")
 
 
 def count_from_ratio(dim: int, opts: dict, cap: int | None = None) -> int:

@@ -24,17 +24,14 @@ from typing import Any
 
 import numpy as np
 
-from hpcsketch.compressors._common import RATIO, SIGNS, count_from_ratio
+from hpcsketch.compressors._common import count_from_ratio
+from hpcsketch.compressors.options import SIGNS
 from hpcsketch.compressors.base import Compressor
 from hpcsketch.kernels.vector import expand_scaled, gather_scaled, load_at, multiply_into
 
 
 class SubsampledTransform(Compressor):
     """Base for the subsampled WHT and DCT: subclasses set ``padded_dim`` and ``_transform``."""
-
-    linear = True
-    unbiased = True  # over the row draw: E[Phi^T Phi] = I
-    options = (RATIO, SIGNS)
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)

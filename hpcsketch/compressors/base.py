@@ -38,15 +38,20 @@ from hpcsketch.config.options import Option
 class Compressor(ABC):
     """Base class. Subclasses set the class attributes and implement compress/decompress."""
 
+    # Declared in the compressor's registry entry (hpcsketch.compressors.REGISTRY, see
+    # CompressorDecl: linear, unbiased, contractive, its keys) and set on the class when
+    # it is defined; these are the defaults of classes no entry names.
     kind: ClassVar[str] = ""
-    #: sum of payloads == payload of the sum (Allreduce-able)
     linear: ClassVar[bool] = False
-    #: E[decompress(compress(x))] == x over the private (and, where stated, shared) randomness
     unbiased: ClassVar[bool] = False
-    #: ||decompress(compress(x)) - x||^2 <= (1 - delta) ||x||^2 for some delta > 0
     contractive: ClassVar[bool] = False
-    #: job-file keys of [compressor] this compressor reads (beyond ``kind``)
     options: ClassVar[Sequence[Option]] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        from hpcsketch.compressors import REGISTRY
+
+        REGISTRY.bind(cls)
 
     def __init__(self, dim: int, opts: Mapping[str, Any], backend: Backend, seed: int, dtype: Any = "float32"):
         self.dim = int(dim)

@@ -10,23 +10,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from hpcsketch.compressors._common import RATIO
 from hpcsketch.compressors.base import Compressor
-from hpcsketch.config.options import Option
+from hpcsketch.compressors.options import COLS, RATIO, ROWS
 from hpcsketch.errors import BadInput
 from hpcsketch.kernels import count_sketch as cs
-from hpcsketch.kernels.hashing import MAX_KEY, MAX_ROWS, sketch_hash
-
-ROWS = Option("rows", "int", 5, "count sketch rows (independent hash pairs)", min=1, max=MAX_ROWS)
-# a table of rows x 2^27 float32 cells is already 16 GiB at 32 rows
-COLS = Option("cols", "int", 0, "count sketch columns; 0 = from ratio (d / (ratio * rows))", min=0, max=1 << 27)
+from hpcsketch.kernels.hashing import MAX_KEY, sketch_hash
 
 
 class CountSketch(Compressor):
     kind = "count_sketch"
-    linear = True
-    unbiased = True  # the mean estimate, over the hash draw
-    options = (RATIO, ROWS, COLS)
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from hpcsketch.compressors._common import RATIO, count_from_ratio
+from hpcsketch.compressors._common import count_from_ratio
 from hpcsketch.compressors.base import Compressor
 from hpcsketch.errors import BadInput
 
@@ -15,9 +15,6 @@ MAX_ENTRIES = 1 << 27
 
 class GaussianSketch(Compressor):
     kind = "gaussian"
-    linear = True
-    unbiased = True  # over the draw of R
-    options = (RATIO,)
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)

@@ -9,9 +9,6 @@ from hpcsketch.compressors.base import Compressor
 
 class Identity(Compressor):
     kind = "none"
-    linear = True
-    unbiased = True
-    contractive = True
 
     def compress(self, x: Any, key: int = 0) -> Any:
         return x.astype(self.dtype, copy=True)

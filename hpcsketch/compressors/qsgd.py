@@ -5,16 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from hpcsketch.compressors.base import Compressor
-from hpcsketch.config.options import Option
+from hpcsketch.compressors.options import LEVELS
 from hpcsketch.kernels.quantize import qsgd_decode, qsgd_encode, qsgd_nbytes, uniform
-
-LEVELS = Option("levels", "int", 16, "QSGD: number of quantisation levels s", min=1, max=2**16)
 
 
 class QSGD(Compressor):
     kind = "qsgd"
-    unbiased = True
-    options = (LEVELS,)
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)

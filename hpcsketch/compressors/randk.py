@@ -10,18 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from hpcsketch.compressors._common import K, k_count, pack_sparse, unpack_sparse
+from hpcsketch.compressors._common import k_count, pack_sparse, unpack_sparse
 from hpcsketch.compressors.base import Compressor
-from hpcsketch.config.options import Option
+from hpcsketch.compressors.options import SHARED_MASK
 from hpcsketch.kernels.randk import randk_indices, scatter
-
-SHARED_MASK = Option("shared_mask", "bool", False, "rand-k: one mask for all clients (linear, Allreduce-able)")
 
 
 class RandK(Compressor):
     kind = "randk"
-    unbiased = True
-    options = (K, SHARED_MASK)
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)

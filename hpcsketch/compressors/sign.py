@@ -10,7 +10,6 @@ from hpcsketch.kernels.quantize import sign_decode, sign_encode, sign_nbytes
 
 class Sign(Compressor):
     kind = "sign"
-    contractive = True
 
     def compress(self, x: Any, key: int = 0) -> Any:
         return sign_encode(x)

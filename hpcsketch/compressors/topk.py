@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hpcsketch.compressors._common import K, k_count, pack_sparse, unpack_sparse
+from hpcsketch.compressors._common import k_count, pack_sparse, unpack_sparse
 from hpcsketch.compressors.base import Compressor
 from hpcsketch.kernels.randk import scatter
 from hpcsketch.kernels.topk import topk
@@ -12,10 +12,6 @@ from hpcsketch.kernels.topk import topk
 
 class TopK(Compressor):
     kind = "topk"
-    linear = False
-    unbiased = False
-    contractive = True
-    options = (K,)
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)

@@ -23,16 +23,24 @@ from hpcsketch.config.options import Option
 
 
 class Problem(ABC):
+    # Declared in the problem's registry entry (hpcsketch.problems.REGISTRY, see
+    # ProblemDecl: its [problem] keys beyond kind, model and batch_size, the values
+    # ``model`` may take) and set on the class when it is defined; these are the
+    # defaults of classes no entry names.
     kind: ClassVar[str] = ""
-    #: values ``[problem] model`` may take for this problem ("" means the key is not used)
     models: ClassVar[Sequence[str]] = ("",)
-    #: job-file keys of [problem] this problem reads (beyond kind, model, batch_size)
     options: ClassVar[Sequence[Option]] = ()
     #: True when ``evaluate`` reports an accuracy
     classification: ClassVar[bool] = False
 
     dim: int
     dtype: Any
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        from hpcsketch.problems import REGISTRY
+
+        REGISTRY.bind(cls)
 
     def __init__(self, opts: Mapping[str, Any], clients: Mapping[str, Any], backend: Backend, seed: int):
         self.opts = dict(opts)
@@ -69,7 +77,8 @@ class Problem(ABC):
         """Number of training samples each client holds (n,)."""
         raise NotImplementedError
 
-    #: True when :meth:`hvp` is implemented (``[hessian]`` measurements need it)
+    #: True when :meth:`hvp` is implemented (``[hessian]`` measurements need it; the
+    #: registry entry declares it too, and the two are checked to agree)
     has_hvp: ClassVar[bool] = False
 
     def hvp(self, x: Any, v: Any, part: int = 0, nparts: int = 1, *, batch: int = 0, data: float | int = 1.0) -> Any:

@@ -8,7 +8,6 @@ from hpcsketch.problems.torch_problem import TorchClassification
 
 class BreastCancer(TorchClassification):
     kind = "breast_cancer"
-    models = ("logreg", "mlp")
 
     def load_dataset(self) -> datasets.Dataset:
         return datasets.breast_cancer()

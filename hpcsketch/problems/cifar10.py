@@ -11,7 +11,6 @@ from __future__ import annotations
 import numpy as np
 
 from hpcsketch import seeding
-from hpcsketch.config.options import Option
 from hpcsketch.data import datasets
 from hpcsketch.errors import BadInput
 from hpcsketch.problems.torch_problem import TorchClassification, torch
@@ -21,11 +20,6 @@ PAD = 4
 
 class CIFAR10(TorchClassification):
     kind = "cifar10"
-    models = ("cs_resnet", "resnet18")
-    options = (
-        Option("data_path", "str", None, "path of the cifar-10-batches-bin folder (required for cifar10)"),
-        Option("augment", "bool", True, "random crop (4-pixel padding) and horizontal flip of training batches"),
-    )
     eval_batch = 500
 
     def load_dataset(self) -> datasets.Dataset:

@@ -8,7 +8,6 @@ from hpcsketch.problems.torch_problem import TorchClassification
 
 class Digits(TorchClassification):
     kind = "digits"
-    models = ("logreg", "mlp")
 
     def load_dataset(self) -> datasets.Dataset:
         return datasets.digits()

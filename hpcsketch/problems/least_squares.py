@@ -22,28 +22,14 @@ import numpy as np
 
 from hpcsketch import seeding
 from hpcsketch.backend import Backend
-from hpcsketch.config.options import Option
-from hpcsketch.problems.options import DIM, DTYPE, NOISE, batch_size, with_default
-from hpcsketch.problems.synthetic import MAX_DATA_ENTRIES, QuadraticObjective
+from hpcsketch.problems.declarations import least_squares_size
+from hpcsketch.problems.options import batch_size
+from hpcsketch.problems.synthetic import QuadraticObjective
 
 
 class LeastSquares(QuadraticObjective):
     kind = "least_squares"
-    options = (
-        DIM,
-        Option("rows", "int", 100, "rows (samples) each client holds", min=1),
-        with_default(NOISE, 0.1, "std of the Gaussian noise added to the targets (0 = consistent system)"),
-        Option("heterogeneity", "float", 0.0, "how much the clients' feature scales and planted solutions differ (0 = iid)", min=0),
-        DTYPE,
-    )
-
-    @classmethod
-    def size_problem(cls, problem: Mapping[str, Any], clients: int) -> tuple[str, str] | None:
-        d, m = int(problem["dim"]), int(problem["rows"])
-        if clients * m * d > MAX_DATA_ENTRIES:
-            return (f"[problem] rows = {m}", f"{clients} clients x {m} rows x dim {d} is too many entries for every "
-                    f"rank to hold (limit {MAX_DATA_ENTRIES}); use fewer rows, a smaller dim or fewer clients")
-        return None
+    size_problem = staticmethod(least_squares_size)
 
     def __init__(self, opts: Mapping[str, Any], clients: Mapping[str, Any], backend: Backend, seed: int):
         super().__init__(opts, clients, backend, seed)

@@ -27,10 +27,6 @@ from hpcsketch.problems.options import read_options
 EVAL_KEYS = ("loss_sum", "count", "gap", "dist", "grad_norm")
 
 
-#: float64 entries of generated data (per-client Hessians, feature rows) every rank may hold: 8 GiB
-MAX_DATA_ENTRIES = 1 << 30
-
-
 class QuadraticObjective(Problem):
     """Base of problems with f(x) = 1/2 x^T H x - b^T x + c (the mean over clients)."""
 
@@ -39,10 +35,6 @@ class QuadraticObjective(Problem):
         """(field, what is wrong) when the generated data would not fit; checked by validation and
         again when the problem is built, before anything is allocated."""
         return None
-
-    @classmethod
-    def check_job(cls, job: Any) -> tuple[str, str] | None:
-        return cls.size_problem(job.problem, job.clients.count)
 
     def _check_size(self) -> None:
         problem = self.size_problem({**{o.name: o.default for o in self.options}, **self.values}, self.num_clients)

@@ -21,7 +21,7 @@ import numpy as np
 
 from hpcsketch.backend import Backend
 from hpcsketch.problems.base import Problem
-from hpcsketch.problems.options import DTYPE, read_options
+from hpcsketch.problems.options import read_options
 from hpcsketch.problems.synthetic import QuadraticObjective
 
 A = 2.0 / 3.0
@@ -39,7 +39,6 @@ def client_hessians() -> np.ndarray:
 
 class TopKCounterexample(QuadraticObjective):
     kind = "topk_counterexample"
-    options = (DTYPE,)
 
     def __init__(self, opts: Mapping[str, Any], clients: Mapping[str, Any], backend: Backend, seed: int):
         Problem.__init__(self, opts, clients, backend, seed)  # fixed instance: no generator options
@@ -50,12 +49,6 @@ class TopKCounterexample(QuadraticObjective):
         mean_h = self._hess64.mean(axis=0)
         self._set_mean(mean_h, np.zeros(3), 0.0, np.zeros(3))
         self._L = self.xp.asarray(self._hess64, dtype=self.dtype)
-
-    @classmethod
-    def check_job(cls, job: Any) -> tuple[str, str] | None:
-        if job.clients.count != 3:
-            return (f"[clients] count = {job.clients.count}", "the top-k counterexample has exactly 3 clients; expected 3")
-        return None
 
     def init_params(self) -> Any:
         return self.xp.ones(3, dtype=self.dtype)  # on the diagonal, where top-1 pushes outwards

@@ -1,5 +1,6 @@
-"""One class per ``[topology] kind``: its job-file keys, whether it changes every
-round, which node counts it accepts, and the graph(s) of one period."""
+"""One class per ``[topology] kind``: which node counts it accepts, and the graph(s) of
+one period. Its keys, whether it changes every round and its one line are declared in
+its registry entry (:mod:`hpcsketch.topology`) and set on the class when it is defined."""
 
 from __future__ import annotations
 
@@ -7,23 +8,24 @@ from typing import Any, Callable, ClassVar, Mapping, Sequence
 
 from hpcsketch.config.options import Option
 from hpcsketch.topology import graphs
+from hpcsketch.topology.declarations import DEGREE, GRAPH_SEED
 from hpcsketch.topology.graphs import Graph
-
-DEGREE = Option("degree", "int", 3, "random_regular: neighbours per node (nodes x degree must be even, degree < nodes)", min=1)
-GRAPH_SEED = Option("graph_seed", "int", 0, "random_regular: seed of the graph draw (apart from [run] seed, so seeds share a graph)",
-                    min=0, max=2**63 - 1)
 
 
 class Topology:
+    # declared in the registry entry (TopologyDecl), set when a registered class is defined
     kind: ClassVar[str] = ""
-    #: job-file keys of [topology] beyond kind and weights
     options: ClassVar[Sequence[Option]] = ()
-    #: the graph changes from round to round (``graphs`` returns one per round of the period)
     time_varying: ClassVar[bool] = False
-    #: one line for ``hpcsketch info`` and the README
     doc: ClassVar[str] = ""
     #: the generator of a static topology's graph on P nodes
     generator: ClassVar[Callable[[int], Graph] | None] = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        from hpcsketch.topology import REGISTRY
+
+        REGISTRY.bind(cls)
 
     @classmethod
     def node_problem(cls, nodes: int, opts: Mapping[str, Any]) -> tuple[str, str] | None:
@@ -39,13 +41,11 @@ class Topology:
 
 class Ring(Topology):
     kind = "ring"
-    doc = "node i linked to i - 1 and i + 1"
     generator = staticmethod(graphs.ring)
 
 
 class Torus(Topology):
     kind = "torus"
-    doc = "2-D torus a x b, the most nearly square factorisation of P (a, b >= 2)"
     generator = staticmethod(graphs.torus)
 
     @classmethod
@@ -60,14 +60,11 @@ class Torus(Topology):
 
 class Exponential(Topology):
     kind = "exponential"
-    doc = "static, undirected: node i linked to i +- 2^k for every 2^k < P"
     generator = staticmethod(graphs.exponential)
 
 
 class OnePeerExponential(Topology):
     kind = "one_peer_exponential"
-    time_varying = True
-    doc = "directed, one peer a round: at round t node i sends to i + 2^(t mod ceil(log2 P))"
 
     @classmethod
     def graphs(cls, nodes: int, opts: Mapping[str, Any]) -> list[Graph]:
@@ -76,20 +73,16 @@ class OnePeerExponential(Topology):
 
 class Star(Topology):
     kind = "star"
-    doc = "node 0 linked to every other node"
     generator = staticmethod(graphs.star)
 
 
 class Complete(Topology):
     kind = "complete"
-    doc = "every node linked to every other node"
     generator = staticmethod(graphs.complete)
 
 
 class RandomRegular(Topology):
     kind = "random_regular"
-    options = (DEGREE, GRAPH_SEED)
-    doc = "a connected random degree-regular graph, drawn from graph_seed"
 
     @classmethod
     def node_problem(cls, nodes: int, opts: Mapping[str, Any]) -> tuple[str, str] | None:
