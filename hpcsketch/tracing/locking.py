@@ -1,9 +1,10 @@
-"""Opening a trace while another process holds its HDF5 file lock.
+"""Opening an HDF5 file while another process holds its HDF5 file lock.
 
-A live run's writer holds the exclusive lock for the milliseconds of a flush;
-readers (``hpcsketch analyze``, a user's script) hold the shared lock for the
-milliseconds of a read. Each side waits the other out instead of failing (or,
-for a lock-free reader, instead of reading half a flush).
+hpcsketch's own writer takes no lock on a trace: it never opens the published
+file (it replaces it whole at every flush, ``tracing.writer``), so a reader never
+waits for it and it never waits for readers. Readers still open under HDF5's
+shared lock, and wait here, for files that something else edits in place (a run
+of an older hpcsketch, a user's ``h5py.File(trace, "a")``).
 """
 
 from __future__ import annotations

@@ -6,7 +6,9 @@ files with a newer version.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+#: 2: checkpoints in files of their own beside the trace, checksummed (1: in /checkpoint inside the trace;
+#: still read, unverified)
+SCHEMA_VERSION = 2
 
 STATUSES = ("running", "completed", "diverged", "failed", "interrupted")
 
@@ -40,6 +42,8 @@ ROOT_ATTRS = {
     "writer_host": "host of rank 0 (to tell a dead run from a live one)",
     "writer_pid": "pid of rank 0",
     "checkpoint_step": "round of the last checkpoint (absent when none was written)",
+    "checkpoint_file": "name of the checkpoint file, in the trace's directory (`NAME.h5.ckpt-STEP`; absent when none was written)",
+    "checkpoint_sha256": "SHA-256 of the whole checkpoint file; --resume refuses a file that does not match",
     "resumed": "how many times the run was resumed (absent when never)",
 }
 
@@ -91,7 +95,7 @@ TRACE_METRICS = {
 TIMING_PHASES = ("compute", "compress", "communicate", "decompress", "update", "total")
 
 #: root attributes written only when they apply
-OPTIONAL_ROOT_ATTRS = ("checkpoint_step", "resumed")
+OPTIONAL_ROOT_ATTRS = ("checkpoint_step", "checkpoint_file", "checkpoint_sha256", "resumed")
 
 #: /memory: resident memory of every rank at each flush (soak runs show it stays flat)
 MEMORY = {
@@ -99,10 +103,14 @@ MEMORY = {
     "rss_mb": "(flushes x ranks) resident set size in MB",
 }
 
-#: /checkpoint: what --resume needs, replaced at every checkpoint
+#: the checkpoint file NAME.h5.ckpt-STEP beside the trace: what --resume needs. Each checkpoint is a
+#: new file (written aside, fsynced, renamed); the trace then records it and the previous file is deleted
 CHECKPOINT = {
-    "attrs": "step, world_size, runner_state (JSON: running totals), written",
-    "rank<r>/<name>": "rank r's algorithm state arrays (model, residuals, momenta, control variates; '/' in names is '|')",
+    "attrs": "format ('hpcsketch-checkpoint'), format_version (1), run_id, trace (the trace's file name), step, "
+             "world_size, written, runner_state (JSON: running totals), runner_state_sha256",
+    "rank<r>/<name>": "rank r's algorithm state arrays (model, residuals, momenta, control variates; '/' in names is '|'); "
+                      "attribute sha256: SHA-256 of the array's dtype, shape and bytes",
+    "(schema 1)": "the same attrs (without checksums) and rank<r> groups in /checkpoint inside the trace; still read, unverified",
 }
 
 #: /hessian: one row per loss-Hessian measurement ([hessian] in the job; also the file `hpcsketch hessian` writes)
@@ -152,7 +160,8 @@ def schema_markdown() -> str:
         "",
     ]
     lines += table("/memory", MEMORY)
-    lines += table("/checkpoint", CHECKPOINT)
+    lines += table("checkpoint file `NAME.h5.ckpt-STEP` (beside the trace; the trace's checkpoint_* attributes name it)",
+                   CHECKPOINT)
     lines += table("/hessian (only when measured)", HESSIAN)
     lines += table("/summary (attributes)", SUMMARY_ATTRS)
     return "\n".join(lines)

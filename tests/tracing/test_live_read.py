@@ -1,8 +1,13 @@
 """Reading a live run's trace while its writer flushes: every read sees a whole flush.
 
 Readers used to open without HDF5's lock and could land in the middle of a flush
-(h5py "addr overflow" errors in a test, and once a segfault inside HDF5). Now a
-reader takes the shared lock and waits out a flush; the writer waits out readers.
+(h5py "addr overflow" errors in a test, and once a segfault inside HDF5). Then the
+writer flushed in place under HDF5's exclusive lock and readers took the shared one,
+so each waited for the other (a reader holding the file for 30 s failed the run).
+Now the writer edits a private working copy and replaces the trace whole at every
+flush: a reader opens a file nobody writes. Readers keep HDF5's shared lock only for
+files something else edits in place (the second test). Long-held and polling readers
+against real runs: tests/reliability/test_trace_publish.py.
 """
 
 from __future__ import annotations
@@ -60,6 +65,8 @@ def test_reads_during_flushes_are_whole(tmp_path):
 
 
 def test_a_reader_waits_out_a_writer_that_holds_the_file(tmp_path):
+    """Not hpcsketch's writer (it never opens the trace it publishes): another program editing
+    the file in place, e.g. h5py.File(trace, "a") in a notebook."""
     from hpcsketch.tracing.writer import TraceWriter
 
     path = tmp_path / "held.h5"

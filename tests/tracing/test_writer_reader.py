@@ -124,3 +124,21 @@ def os_access_write(p):
     import os
 
     return os.access(p, os.W_OK)
+
+
+def test_flushes_do_not_grow_the_file_beyond_their_rows(tmp_path):
+    """Re-creating a string attribute (the heartbeat, at every flush) left 4 KiB of dead global heap
+    in the file each time (HDF5 does not reuse it once the file is closed): 300 flushes grew a small
+    trace by 1.1 MB. Attributes are now modified in place."""
+    p = tmp_path / "t.h5"
+    w = TraceWriter(p)
+    w.create({"run_id": "r", "writer_host": "elsewhere", "writer_pid": 1, "job": "x" * 5000}, {})
+    for s in range(300):
+        w.append([{"step": s, "loss": 1.0}], {"total": np.ones((1, 2))}, np.array([s]), memory=(s, np.ones(2)),
+                 heartbeat_attrs={"note": f"flush {s}"})
+        if s == 29:
+            early = p.stat().st_size
+    w.finish("completed", "done")
+    assert p.stat().st_size < early + (64 << 10), (early, p.stat().st_size)
+    t = read_trace(p)
+    assert t.attrs["note"] == "flush 299" and t.attrs["message"] == "done" and len(t.metrics["step"]) == 300
