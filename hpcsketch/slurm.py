@@ -167,10 +167,12 @@ def render(args: argparse.Namespace) -> Script:
         if not args.job:
             raise BadInput("give a job file (or --resume TRACE.h5)", field="slurm")
         from hpcsketch.config.job import load_job
+        from hpcsketch.config.memory import ranks_run_elsewhere
 
         ntasks = ntasks or 1
         job_path = Path(args.job).absolute()
-        job = load_job(job_path, args.overrides, world_size=args.nodes * ntasks)
+        with ranks_run_elsewhere():  # this is a login node; the ranks check their own node's memory
+            job = load_job(job_path, args.overrides, world_size=args.nodes * ntasks)
         out = Path(args.out or job.run.out).absolute()
         run_args = " ".join([shlex.quote(str(job_path)), *(f"--set {shlex.quote(o)}" for o in args.overrides),
                              "--out", shlex.quote(str(out)), '--run-id "$RUN_ID"'])

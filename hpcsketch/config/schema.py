@@ -38,8 +38,15 @@ RUN = (
     Option("target_accuracy", "float", None, "report rounds, bytes and time to reach this test accuracy", min=0.0, max=1.0, min_exclusive=True),
     Option("target_loss", "float", None, "report rounds, bytes and time to reach this eval loss (or optimality gap for quadratics)"),
     Option("progress", "bool", True, "progress bar / progress lines on rank 0"),
+    Option("warmup", "bool", True, "one dry round on a copy of the method before round 1, so kernel compilation and "
+           "first-call set-up are not timed as training (its seconds: /summary warmup_seconds)"),
     Option("checkpoint_every", "int", 0, "rounds between checkpoints in the trace (0: only when stopped by a signal)", min=0),
-    Option("signal_grace", "float", 20.0, "seconds the ranks get to stop together after SIGTERM/SIGUSR1 before a rank ends on its own", min=0.0, min_exclusive=True),
+    # bounded: the watchdog waits this long (an Event.wait of 1e300 s overflows), and a grace past an hour
+    # outlives any scheduler's warning
+    Option("signal_grace", "float", 20.0, "seconds the ranks get to stop together after SIGTERM/SIGUSR1 before a rank ends on its own", min=0.0, max=3600.0, min_exclusive=True),
+    Option("memory_check", "bool", True, "refuse a job whose estimated memory per rank (data, model, method and "
+           "compressor state, per-client state of the clients a rank hosts) does not fit the node's available memory "
+           "shared by its ranks; false (or env HPCSKETCH_MEMORY_CHECK=0) skips the check"),
     Option("diagnostics_every", "int", 1, "rounds between diagnostics that need extra communication (sp(p), recovery error, consensus distance); 0: never. Their traffic is not counted in bytes_mpi", min=0),
 )
 
@@ -100,7 +107,7 @@ HESSIAN = (
 class Section:
     name: str
     options: tuple[Option, ...]
-    #: which registry provides the extra keys (declared on the classes' ``options``)
+    #: which registry provides the extra keys (declared by its entries' ``options``)
     registry: str | None = None
     doc: str = ""
 
@@ -113,18 +120,15 @@ ALIASES: dict[str, dict[str, str]] = {}
 
 
 def _registries() -> dict[str, Any]:
+    """Each section's registry read as declarations: importing a package's registry imports
+    its declarations only, never an implementation (mpi4py.MPI, torch, numba kernels)."""
     from hpcsketch.algorithms import REGISTRY as algorithms
     from hpcsketch.compressors import REGISTRY as compressors
     from hpcsketch.problems import REGISTRY as problems
+    from hpcsketch.topology import REGISTRY as topologies
 
-    out = {"algorithm": algorithms, "compressor": compressors, "problem": problems}
-    try:
-        from hpcsketch.topology import REGISTRY as topologies
-
-        out["topology"] = topologies
-    except ImportError:  # decentralized methods not installed yet
-        pass
-    return out
+    return {"algorithm": algorithms.declared, "compressor": compressors.declared, "problem": problems.declared,
+            "topology": topologies.declared}
 
 
 SECTIONS: dict[str, Section] = {
@@ -142,13 +146,17 @@ SPECIAL_SECTIONS = ("sweep",)
 
 
 def registry_for(section: str) -> Any:
+    """The declarations of a section's kinds (:class:`hpcsketch.registry.Declarations`: ``names()``,
+    ``kind in``, ``get(kind)`` -> the kind's declaration, ``all()``), or None for a section
+    without kinds. Validation, the key tables and the analysis read these; a rank builds an
+    implementation through the package's ``REGISTRY.get(kind)``."""
     reg = SECTIONS[section].registry
     return None if reg is None else _registries().get(reg)
 
 
 @lru_cache(maxsize=None)
 def _section_index(section: str) -> dict[str, Option]:
-    """All keys of a section: the common ones plus every registered class's ``options``.
+    """All keys of a section: the common ones plus every registered kind's declared ``options``.
 
     A key declared by two classes must be declared identically (same type and
     bounds) so that a sweep over ``kind`` reads it the same way everywhere.
@@ -158,8 +166,8 @@ def _section_index(section: str) -> dict[str, Option]:
     owners: dict[str, str] = {o.name: "(common)" for o in sec.options}
     reg = registry_for(section)
     if reg is not None:
-        for kind, cls in reg.all().items():
-            for opt in getattr(cls, "options", ()):
+        for kind, decl in reg.all().items():
+            for opt in getattr(decl, "options", ()):
                 if opt.name in index and owners[opt.name] != "(common)":
                     prev = index[opt.name]
                     if (prev.type, prev.min, prev.max, prev.choices) != (opt.type, opt.min, opt.max, opt.choices):
@@ -211,8 +219,8 @@ def keys_table_markdown() -> str:
 def _defaults_by_kind(section: str, key: str) -> dict[str, Any]:
     reg = registry_for(section)
     out = {}
-    for kind, cls in reg.all().items():
-        for o in getattr(cls, "options", ()):
+    for kind, decl in reg.all().items():
+        for o in getattr(decl, "options", ()):
             if o.name == key:
                 out[kind] = o.default
     return out
