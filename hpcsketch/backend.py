@@ -23,7 +23,13 @@ def cupy_module() -> ModuleType | None:
     """CuPy if it imports *and* sees a working GPU, else None.
 
     CuPy installs without a GPU and fails at first use, so import alone proves nothing.
+    ``HPCSKETCH_FAKE_CUPY=1`` gives the test stand-in instead (``hpcsketch.testing.fake_cupy``:
+    host memory behind a CuPy-like device array type), so CI runs the device code paths.
     """
+    if os.environ.get("HPCSKETCH_FAKE_CUPY") == "1":
+        from hpcsketch.testing import fake_cupy
+
+        return fake_cupy.install()
     try:
         import cupy  # type: ignore[import-not-found]
     except Exception:
@@ -62,6 +68,11 @@ class Backend:
     def is_gpu(self) -> bool:
         return self.name == "cupy"
 
+    @property
+    def is_fake_device(self) -> bool:
+        """The CuPy test stand-in (host memory; torch stays on the CPU)."""
+        return bool(getattr(self.xp, "__hpcsketch_fake__", False))
+
     # -- conversions -------------------------------------------------------------
     def asnumpy(self, a: Any) -> np.ndarray:
         if self.is_gpu and not isinstance(a, np.ndarray):
@@ -82,7 +93,8 @@ class Backend:
         if self._torch_device is None:
             import torch
 
-            self._torch_device = torch.device(f"cuda:{self.device}") if self.is_gpu else torch.device("cpu")
+            on_gpu = self.is_gpu and not self.is_fake_device
+            self._torch_device = torch.device(f"cuda:{self.device}") if on_gpu else torch.device("cpu")
         return self._torch_device
 
     def from_torch(self, t: Any) -> Any:
@@ -176,13 +188,14 @@ def select_backend(requested: str, local_rank: int = 0, local_size: int = 1) -> 
     ngpu = cp.cuda.runtime.getDeviceCount()
     device = local_rank % ngpu
     cp.cuda.Device(device).use()
-    try:
-        import torch
+    if not getattr(cp, "__hpcsketch_fake__", False):  # the stand-in keeps torch on the CPU
+        try:
+            import torch
 
-        if torch.cuda.is_available():
-            torch.cuda.set_device(device)
-    except Exception:
-        pass
+            if torch.cuda.is_available():
+                torch.cuda.set_device(device)
+        except Exception:
+            pass
     return Backend("cupy", cp, device=device)
 
 

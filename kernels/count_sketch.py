@@ -8,8 +8,9 @@ Estimates of x_j: median over rows of ``s_r(j) table[r, h_r(j)]`` (heavy hitters
 or the mean (the unbiased transpose estimate). L2 estimate:
 ``sqrt(median_r sum_c table[r, c]^2)``.
 
-CPU: numba loops (``_cs_cpu``). GPU: the hashes as CuPy array expressions and
-``cupyx.scatter_add`` (atomic adds), in chunks to bound the temporary memory.
+CPU: numba loops (``_cs_cpu``). GPU: accumulation by a numba-cuda kernel that
+hashes and adds atomically (``count_sketch_gpu``); queries as CuPy array
+expressions over the hashes, in chunks to bound the temporary memory.
 """
 
 from __future__ import annotations
@@ -37,16 +38,9 @@ def cs_accumulate(table: Array, x: Array, h: SketchHash, start: int = 0) -> Arra
     n = x.shape[0]
     _check(table, h, start + n)
     if is_cupy(table):
-        import cupy
-        import cupyx
+        from hpcsketch.kernels.count_sketch_gpu import accumulate
 
-        for lo in range(0, n, GPU_CHUNK):
-            hi = min(n, lo + GPU_CHUNK)
-            idx = cupy.arange(start + lo, start + hi, dtype=cupy.int64)
-            b, s = buckets_signs(h, idx, table.shape[1], table.dtype)
-            rows = cupy.broadcast_to(cupy.arange(h.rows)[:, None], b.shape)
-            cupyx.scatter_add(table, (rows, b), s * x[lo:hi].astype(table.dtype)[None, :])
-        return table
+        return accumulate(table, x, h, start)
     from hpcsketch.kernels import _cs_cpu
 
     _cs_cpu.accumulate(table, np.ascontiguousarray(x, dtype=table.dtype), int(start), *_tables(h))
@@ -64,18 +58,15 @@ def cs_accumulate_sparse(table: Array, idx: Array, values: Array, h: SketchHash)
     if idx.size == 0:
         return table
     _check(table, h, int(idx.max()) + 1)
+    if is_cupy(table):
+        from hpcsketch.kernels.count_sketch_gpu import accumulate
+
+        return accumulate(table, values, h, idx=idx)
     b, s = buckets_signs(h, idx, table.shape[1], table.dtype)
     vals = s * values.astype(table.dtype)[None, :]
-    if is_cupy(table):
-        import cupy
-        import cupyx
+    from hpcsketch.kernels import _cs_cpu
 
-        rows = cupy.broadcast_to(cupy.arange(h.rows)[:, None], b.shape)
-        cupyx.scatter_add(table, (rows, b), vals)
-    else:
-        from hpcsketch.kernels import _cs_cpu
-
-        _cs_cpu.scatter_rows(table, np.ascontiguousarray(b), np.ascontiguousarray(vals))
+    _cs_cpu.scatter_rows(table, np.ascontiguousarray(b), np.ascontiguousarray(vals))
     return table
 
 

@@ -6,7 +6,7 @@ its own inverse. Lengths that are not powers of two are zero-padded to the next
 power of two (out of place only).
 
 CPU: numba, cache-blocked and hand-vectorised (``_fwht_cpu``), about 3-5x a memory
-copy at 2^20 .. 2^26 floats on one core. GPU: CUDA kernels in ``cuda/fwht.cu``: one
+copy at 2^20 .. 2^26 floats on one core. GPU: numba-cuda kernels in ``fwht_gpu``: one
 shared-memory pass for all strides inside a 2^12-element block, then radix-4
 global passes for the larger strides.
 """
@@ -17,9 +17,8 @@ import math
 
 import numpy as np
 
-from hpcsketch.kernels._dispatch import Array, ctype_suffix, cuda_module, float_dtype, is_cupy
+from hpcsketch.kernels._dispatch import Array, float_dtype, is_cupy
 
-SHARED_BLOCK = 1 << 12  # GPU: elements per shared-memory block (16 KiB of float32)
 
 
 def next_pow2(n: int) -> int:
@@ -70,30 +69,7 @@ def _xp(x: Array):
 
 
 def _fwht_gpu(rows: Array, scale: float) -> None:
-    """In-place transform of every row of a C-contiguous (rows, n) CuPy array."""
-    import cupy
+    """In-place transform of every row of a C-contiguous (rows, n) CuPy array (numba-cuda kernels)."""
+    from hpcsketch.kernels.fwht_gpu import fwht_rows
 
-    nrows, n = rows.shape
-    total = nrows * n
-    suffix = ctype_suffix(rows.dtype)
-    mod = cuda_module("fwht")
-    s = rows.dtype.type(scale)
-    block = min(n, SHARED_BLOCK)
-    threads = max(1, min(512, block // 2))
-    mod.get_function(f"fwht_shared_{suffix}")(
-        (total // block,), (threads,), (rows, np.int32(block), s), shared_mem=block * rows.dtype.itemsize
-    )
-    # strides >= block: each global pass does two stages (radix 4) while two remain
-    h = block
-    glob4 = mod.get_function(f"fwht_radix4_{suffix}")
-    glob2 = mod.get_function(f"fwht_radix2_{suffix}")
-    while h < n:
-        if 4 * h <= n:
-            work = total // 4
-            glob4(((work + 255) // 256,), (256,), (rows, np.int64(h), np.int64(work)))
-            h *= 4
-        else:
-            work = total // 2
-            glob2(((work + 255) // 256,), (256,), (rows, np.int64(h), np.int64(work)))
-            h *= 2
-    del cupy
+    fwht_rows(rows, scale)

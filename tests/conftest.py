@@ -1,8 +1,10 @@
 """Shared fixtures.
 
-``xp_backend`` runs a test once per array backend (NumPy, and CuPy where a GPU
-is present; the CuPy case skips cleanly without one), as mpi4py's test suite
-does for buffer backends.
+``backend`` runs a test once per array backend (NumPy, then CuPy), as mpi4py's
+test suite does for buffer backends. The CuPy case runs on a GPU where CuPy sees
+one, and otherwise against the CuPy stand-in ``hpcsketch.testing.fake_cupy`` (a
+distinct device array type over host memory that refuses implicit host copies),
+so CI runs the device code paths; ``HPCSKETCH_FAKE_CUPY=0`` skips them instead.
 """
 
 from __future__ import annotations
@@ -21,10 +23,30 @@ def _backends():
     yield pytest.param("cupy", id="cupy", marks=pytest.mark.gpu)
 
 
+def _real_cupy() -> bool:
+    if os.environ.get("HPCSKETCH_FAKE_CUPY") == "1":
+        return False
+    return cupy_module() is not None
+
+
+@pytest.fixture
+def device_standin():
+    """The CuPy stand-in (hpcsketch.testing.fake_cupy) for one test: a distinct device array
+    type that refuses implicit host copies and counts explicit ones (``.transfers``)."""
+    from hpcsketch.testing import fake_cupy
+
+    with fake_cupy.active() as cp:
+        yield cp
+
+
 @pytest.fixture(params=list(_backends()))
 def backend(request) -> Backend:
-    if request.param == "cupy" and cupy_module() is None:
-        pytest.skip("CuPy with a GPU is not available")
+    """NumPy, then CuPy: a real GPU where there is one, else the CuPy stand-in
+    (``HPCSKETCH_FAKE_CUPY=0`` skips the device case instead)."""
+    if request.param == "cupy" and not _real_cupy():
+        if os.environ.get("HPCSKETCH_FAKE_CUPY") == "0":
+            pytest.skip("CuPy with a GPU is not available (HPCSKETCH_FAKE_CUPY=0: no stand-in)")
+        request.getfixturevalue("device_standin")
     return select_backend(request.param)
 
 
