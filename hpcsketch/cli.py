@@ -24,19 +24,11 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def _rank_from_env() -> int:
-    for var in ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK", "SLURM_PROCID"):
-        if var in os.environ:
-            try:
-                return int(os.environ[var])
-            except ValueError:
-                pass
-    return 0
-
-
 def _err(msg: str) -> None:
     """Only one rank prints a bad-input line (every rank finds the same one)."""
-    if _rank_from_env() == 0:
+    from hpcsketch.launchers import rank
+
+    if rank() == 0:
         print(f"hpcsketch: error: {one_line(msg)}", file=sys.stderr, flush=True)
 
 
@@ -93,8 +85,11 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise BadInput("--resume takes the job, the sweep point and the trace from the trace itself; "
                            "drop the job file, --set, --point and --trace", field="--resume")
         from hpcsketch.config.job import job_from_trace
+        from hpcsketch.tracing.liveness import refuse_live_writer
 
         job = job_from_trace(args.resume)
+        # two writers would corrupt it: an orphaned run, or one in another terminal, still owns it
+        refuse_live_writer(args.resume, "resume it")
         args.trace = args.resume
     elif not args.job:
         raise BadInput("give a job file (or --resume TRACE.h5)", field="run")
@@ -104,7 +99,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise BadInput("--trace names one file but the job has a sweep; add --point I or drop --trace", field="--trace")
     points = _select_points(job, args.point)
     if args.inject_fault:
-        from hpcsketch.runner import FaultSpec
+        from hpcsketch.faults import FaultSpec
 
         FaultSpec.parse(args.inject_fault)
 
@@ -116,22 +111,23 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _spawn_run(args: argparse.Namespace, job: Any, points: list[Any]) -> int:
+    """The launcher parent: not a rank, so nothing here may load MPI (hpcsketch.launch says why)."""
     from hpcsketch import launch
-    from hpcsketch.runner import new_run_id, trace_path_for
+    from hpcsketch.tracing.paths import new_run_id, trace_path_for
     from hpcsketch.tracing.writer import prepare_out_dir
 
-    base_id = args.run_id or new_run_id()
-    prepare_out_dir(args.out or job.run.out)
-    traces = []
-    for i, p in enumerate(points):
-        rid = base_id if len(points) == 1 else f"{base_id}-p{p.point_index}"
-        traces.append(Path(args.trace) if args.trace else trace_path_for(p, rid, args.out))
-    if args.resume:
+    if args.resume:  # everything lives beside the trace: nothing is created anywhere else
         rank_args = ["run", "--resume", args.resume]
         traces = [Path(args.resume)]
     else:
+        base_id = args.run_id or new_run_id()
+        prepare_out_dir(args.out or job.run.out)
+        traces = []
+        for p in points:
+            rid = base_id if len(points) == 1 else f"{base_id}-p{p.point_index}"
+            traces.append(Path(args.trace) if args.trace else trace_path_for(p, rid, args.out))
         rank_args = ["run", args.job, *sum((["--set", o] for o in args.overrides), []), "--run-id", base_id]
-    for flag, value in (("--out", args.out), ("--point", None if args.resume else args.point),
+    for flag, value in (("--out", None if args.resume else args.out), ("--point", None if args.resume else args.point),
                         ("--trace", None if args.resume else args.trace), ("--inject-fault", args.inject_fault)):
         if value is not None:
             rank_args += [flag, str(value)]
@@ -233,6 +229,13 @@ def cmd_info(args: argparse.Namespace) -> int:
         from hpcsketch.topology.report import info
 
         return info(args.topology, args.nodes, args.weights, args.option)
+    from hpcsketch import launch
+
+    if args.ranks is not None and args.ranks < 1:
+        raise BadInput(f"expected a number of ranks >= 1, got {args.ranks}", field="-n")
+    if args.ranks is not None and args.ranks > 1 and not launch.inside_launcher():
+        # as run does: the world described is the one these ranks make
+        return launch.spawn(args.ranks, ["info"], launcher=args.launcher)
     from mpi4py import MPI
 
     from hpcsketch import environment
@@ -272,8 +275,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return args.bench_run(args)
 
 
-def _add_bench(sub: Any) -> None:
+def _add_bench(sub: Any, full: bool = True) -> None:
     bench = sub.add_parser("bench", help="benchmarks: kernels, comm, overhead")
+    if not full:
+        return
     bsub = bench.add_subparsers(dest="bench", required=True, parser_class=_Parser)
     import importlib
 
@@ -294,7 +299,35 @@ def _add_bench(sub: Any) -> None:
 # ---------------------------------------------------------------- main
 
 
-def build_parser() -> argparse.ArgumentParser:
+#: commands whose options come from their own module, imported only when the command is chosen
+#: (``analyze``'s import pandas and h5py): name -> (help, module, add_arguments, run)
+_MODULE_COMMANDS = {
+    "slurm": ("an sbatch script for a job (array job for a sweep); --submit hands it to sbatch",
+              "hpcsketch.slurm", "add_arguments", "run"),
+    "hessian": ("loss-Hessian spectrum (top eigenvalues, density, kappa) of a trace's checkpointed model",
+                "hpcsketch.hessian.cli", "add_arguments", "run"),
+    "analyze": ("read traces, write plots, tables, CSV and a markdown report",
+                "hpcsketch.analysis.cli", "add_arguments", "run"),
+}
+
+
+def _chosen_command(argv: Sequence[str]) -> str | None:
+    """The command ``argv`` names: its first word that is not an option (the top-level
+    options, --help and --version, take no value)."""
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser. With ``argv`` only the command it names gets its options (the others are
+    listed with their help), so ``hpcsketch run`` on every rank and ``hpcsketch --help``
+    import no command module they do not use; without, every command is complete."""
+    import importlib
+
+    chosen = None if argv is None else _chosen_command(argv)
+
+    def full(name: str) -> bool:
+        return argv is None or chosen == name
+
     parser = _Parser(prog="hpcsketch", description="Benchmark communication-efficient distributed learning under MPI.")
     parser.add_argument("--version", action="version", version=f"hpcsketch {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -324,32 +357,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", default="metropolis", help="with --topology: mixing weights (metropolis | uniform)")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                    help="with --topology: another [topology] key, e.g. --option degree=4 (repeatable)")
+    p.add_argument("-n", "--ranks", type=int, default=None,
+                   help="outside an MPI launcher: describe the world of this many ranks started with mpiexec")
+    p.add_argument("--launcher", default=os.environ.get("HPCSKETCH_LAUNCHER"),
+                   help="launcher command used with -n instead of the venv's mpiexec (env HPCSKETCH_LAUNCHER)")
     p.set_defaults(func=cmd_info)
 
-    _add_bench(sub)
+    _add_bench(sub, full("bench"))
 
-    from hpcsketch import slurm
-
-    p = sub.add_parser("slurm", help="an sbatch script for a job (array job for a sweep); --submit hands it to sbatch")
-    slurm.add_arguments(p)
-    p.set_defaults(func=slurm.run)
-
-    from hpcsketch.hessian import cli as hessian_cli
-
-    p = sub.add_parser("hessian", help="loss-Hessian spectrum (top eigenvalues, density, kappa) of a trace's checkpointed model")
-    hessian_cli.add_arguments(p)
-    p.set_defaults(func=hessian_cli.run)
-
-    from hpcsketch.analysis import cli as analysis_cli
-
-    p = sub.add_parser("analyze", help="read traces, write plots, tables, CSV and a markdown report")
-    analysis_cli.add_arguments(p)
-    p.set_defaults(func=analysis_cli.run)
+    for name, (help_, module, add_arguments, run) in _MODULE_COMMANDS.items():
+        p = sub.add_parser(name, help=help_)
+        if full(name):
+            mod = importlib.import_module(module)
+            getattr(mod, add_arguments)(p)
+            p.set_defaults(func=getattr(mod, run))
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func
     try:

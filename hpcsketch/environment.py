@@ -125,13 +125,9 @@ def device_name(backend: Any) -> str:
 
 
 def launcher_name() -> str:
-    if os.environ.get("HPCSKETCH_LAUNCHED"):
-        return os.environ.get("HPCSKETCH_LAUNCHER_NAME", "hpcsketch -n")
-    if os.environ.get("SLURM_STEP_ID") is not None and os.environ.get("SLURM_PROCID") is not None:
-        return "srun"
-    if any(v in os.environ for v in ("PMI_RANK", "PMIX_RANK", "OMPI_COMM_WORLD_RANK", "HYDI_CONTROL_FD")):
-        return "mpiexec"
-    return "singleton"
+    from hpcsketch.launchers import name
+
+    return name()
 
 
 def local_rank_and_size(comm: MPI.Comm) -> tuple[int, int]:

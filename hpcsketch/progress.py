@@ -26,6 +26,11 @@ def _fmt(v: Any, spec: str = ".4g") -> str:
     return format(v, spec)
 
 
+def _duration(seconds: float) -> str:
+    s = int(round(seconds))
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+
+
 def human_bytes(n: float) -> str:
     if n is None or (isinstance(n, float) and math.isnan(n)):
         return "-"
@@ -73,17 +78,23 @@ class Progress:
         dt = time.perf_counter() - self.t0
         return (self.step - self.start_step) / dt if dt > 0 else 0.0
 
-    def _info_text(self) -> str:
+    def _info_text(self, eta: bool = False) -> str:
+        """The latest round's loss, the latest evaluation (and its round), rounds/s and, on plain
+        lines (a batch log has no bar), the time left."""
         parts = []
         if "loss" in self.info:
             parts.append(f"loss {_fmt(self.info['loss'])}")
+        at = f" @{self.info['eval_step']}" if "eval_step" in self.info else ""
         if self.info.get("eval_accuracy") is not None and not math.isnan(self.info["eval_accuracy"]):
-            parts.append(f"acc {self.info['eval_accuracy']:.3f}")
+            parts.append(f"acc {self.info['eval_accuracy']:.3f}{at}")
         elif self.info.get("eval_loss") is not None and not math.isnan(self.info["eval_loss"]):
-            parts.append(f"eval {_fmt(self.info['eval_loss'])}")
+            parts.append(f"eval {_fmt(self.info['eval_loss'])}{at}")
         if "kappa" in self.info:
             parts.append(f"Hessian kappa {_fmt(self.info['kappa'])}")
-        parts.append(f"{self.rate():.1f} rounds/s")
+        rate = self.rate()
+        parts.append(f"{rate:.1f} rounds/s")
+        if eta and rate > 0 and self.step < self.total:
+            parts.append(f"ETA {_duration((self.total - self.step) / rate)}")
         return "  ".join(parts)
 
     def advance(self, step: int) -> None:
@@ -99,7 +110,7 @@ class Progress:
             while self._next_pct <= pct:
                 self._next_pct += 10
             self._last_line = now
-            print(f"[{self.title}] round {step}/{self.total}  {self._info_text()}", file=sys.stderr, flush=True)
+            print(f"[{self.title}] round {step}/{self.total}  {self._info_text(eta=True)}", file=sys.stderr, flush=True)
 
     def update_info(self, values: Mapping[str, Any]) -> None:
         self.info.update({k: v for k, v in values.items() if v is not None})

@@ -20,6 +20,7 @@ harness's sake: the control word rides along with the algorithm's own traffic.
 
 from __future__ import annotations
 
+import copy
 import glob
 import json
 import math
@@ -28,9 +29,10 @@ import signal
 import threading
 import time
 import traceback
+import types
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from mpi4py import MPI
@@ -38,52 +40,21 @@ from mpi4py import MPI
 from hpcsketch import __version__, environment
 from hpcsketch.algorithms import REGISTRY as ALGORITHMS
 from hpcsketch.algorithms.context import PHASES, PhaseTimer, RoundMetrics, RunContext, clocks_to_seconds, combine_metrics
-from hpcsketch.backend import Backend, limit_cpu_threads, select_backend
+from hpcsketch.backend import limit_cpu_threads, select_backend
 from hpcsketch.clients import ClientLayout
 from hpcsketch.comm.communicator import Communicator
-from hpcsketch.config.job import Job, point_label
+from hpcsketch.config.job import Job
 from hpcsketch.errors import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, BadInput, HpcsketchError, one_line
 from hpcsketch.hessian.hook import HessianHook
 from hpcsketch.problems import REGISTRY as PROBLEMS
 from hpcsketch.progress import Progress, human_bytes, print_summary
+from hpcsketch.faults import STALL_SECONDS, FaultSpec
+from hpcsketch.tracing.paths import new_run_id, trace_path_for
 from hpcsketch.tracing.writer import TraceWriter, prepare_out_dir
 
 EXIT_INTERRUPTED = 3
 
 _STOP, _DIVERGED, _FLUSH = 0, 1, 2
-
-
-def new_run_id() -> str:
-    return time.strftime("%Y%m%d-%H%M%S") + "-" + os.urandom(3).hex()
-
-
-def trace_path_for(job: Job, run_id: str, out: str | None = None) -> Path:
-    return Path(out or job.run.out) / f"{job.name}-{run_id}.h5"
-
-
-@dataclass
-class FaultSpec:
-    """``--inject-fault rank=2,round=5,kind=raise|kill|nan`` (for the reliability tests)."""
-
-    rank: int
-    round: int
-    kind: str
-
-    @classmethod
-    def parse(cls, text: str) -> "FaultSpec":
-        fields = {}
-        for part in text.split(","):
-            k, eq, v = part.partition("=")
-            if not eq:
-                raise BadInput(f"expected rank=R,round=T,kind=raise|kill|nan, got {text!r}", field="--inject-fault")
-            fields[k.strip()] = v.strip()
-        try:
-            spec = cls(int(fields.get("rank", 0)), int(fields["round"]), fields.get("kind", "raise"))
-        except (KeyError, ValueError):
-            raise BadInput(f"expected rank=R,round=T,kind=raise|kill|nan, got {text!r}", field="--inject-fault") from None
-        if spec.kind not in ("raise", "kill", "nan", "term"):
-            raise BadInput(f"kind must be raise, kill, nan or term, got {spec.kind!r}", field="--inject-fault")
-        return spec
 
 
 @dataclass
@@ -153,8 +124,14 @@ class Runner:
             path = Path(self.opts.trace_path) if self.opts.trace_path else trace_path_for(job, self.run_id, self.opts.out)
             prepare_out_dir(path.parent)
             self.trace_path = path
-            self.writer = TraceWriter(path)
-            self.writer.create(self._root_attrs(), {}, force=self.opts.force)
+            if self.opts.force:
+                # refused before the writer touches it: --force replaces only a trace no live run writes
+                from hpcsketch.tracing.liveness import refuse_live_writer
+
+                refuse_live_writer(path, "replace it with --force")
+            writer = TraceWriter(path)
+            writer.create(self._root_attrs(), {}, force=self.opts.force)
+            self.writer = writer  # from here on the trace is this run's own: a failed set-up removes it
 
     def _agree(self, error: BaseException | None) -> None:
         """Every rank learns whether any rank failed its local set-up; all stop with the first error."""
@@ -174,7 +151,8 @@ class Runner:
             return
         r, (code, text, tb) = bad[0]
         if self.writer is not None and self.trace_path is not None and not self.opts.resume:
-            # nothing ran: do not leave a trace of a run that never started
+            # nothing ran: do not leave a trace of a run that never started. ``writer`` is set only
+            # once this run created the file, so a refused path (an existing trace, notes.txt) stays
             try:
                 self.trace_path.unlink()
             except OSError:
@@ -203,10 +181,16 @@ class Runner:
             "clients": job.clients.count,
             "hpcsketch_version": __version__,
             "git_commit": environment.git_commit(),
-            "writer_host": environment.hostname(),
-            "writer_pid": os.getpid(),
+            **self._writer_attrs(),
             **self.algo.trace_attrs(),
         }
+
+    @staticmethod
+    def _writer_attrs() -> dict[str, Any]:
+        """Who writes the trace: host and pid (a live writer's trace is never shared), and the
+        launch's token (the launcher marks failed only traces that carry its own)."""
+        return {"writer_host": environment.hostname(), "writer_pid": os.getpid(),
+                "launch_token": os.environ.get("HPCSKETCH_LAUNCH_TOKEN", "")}
 
     def _env_attrs(self) -> dict[str, Any]:
         hosts = self.world.gather(environment.hostname(), root=0)
@@ -243,18 +227,16 @@ class Runner:
             if self.rank == 0:
                 try:
                     self.writer = TraceWriter.reopen(self.trace_path, self.checkpoint.step)
+                    # the trace's writer is now this process: liveness checks and the launcher's
+                    # marking must see the resumed run, not the dead one
+                    self.writer.set_attrs(None, self._writer_attrs())
                 except Exception as e:
                     err = e
             self._agree(err)
         self.trace_path = Path(self.world.bcast(str(self.trace_path) if self.rank == 0 else None, root=0))
         env = self._env_attrs()
         if self.rank == 0 and self.writer is not None:
-            with self.writer._lock:
-                from hpcsketch.tracing.writer import _attr, open_for_append
-
-                with open_for_append(self.writer.path) as f:
-                    for k, v in env.items():
-                        f["env"].attrs[k] = _attr(v)
+            self.writer.set_attrs("env", env)
             self._start_watchdog()
         self._install_signals()
         try:
@@ -285,15 +267,19 @@ class Runner:
         self._cum = {"bytes_uplink": 0.0, "bytes_mpi": 0.0, "bytes_downlink": 0.0}
         self.t_start = time.perf_counter()
         self._last_flush = self.t_start
+        self._flush_requested = False
         self._time_offset = 0.0
         start = 0
         if self.checkpoint is not None:
             start = self._restore(self.checkpoint)
+        self._warm_up(start)
         if self.rank == 0:
             self.progress = Progress(job.name, rounds, enabled=job.run.progress and not self.opts.quiet, start=start)
         if start == 0:
             t_eval = time.perf_counter()
             self._pending_eval[0] = {**algo.evaluate(), "eval_seconds": time.perf_counter() - t_eval}
+            if self.progress is not None:
+                self.progress.update_info({**self._pending_eval[0], "eval_step": 0})
             self._flush(comm, 0)
         if hessian is not None and hessian.missing(start, self.trace_path):  # step 0, or one a stop skipped
             hessian.measure(start, self.writer, self.progress)
@@ -321,7 +307,12 @@ class Runner:
                     algo.diagnostics(t)
             sent = comm.stats.take("train")
             self.ctx.metrics.add("bytes_mpi", float(sent.bytes))
-            self._pending_rows.append((step, self.ctx.metrics.take(), self.timer.take(), total, time.perf_counter()))
+            metrics = self.ctx.metrics.take()
+            self._pending_rows.append((step, metrics, self.timer.take(), total, time.perf_counter()))
+            if self.progress is not None and "loss" in metrics:
+                # this round's loss over rank 0's clients, now: the global mean only exists at a flush
+                value, count, reduce = metrics["loss"]
+                self.progress.update_info({"loss": float(value) / count if reduce == "mean" and count else float(value)})
 
             # divergence: checked one round late so the device never waits for the host
             if pending_finite is not None and not _finite(pending_finite):
@@ -329,8 +320,11 @@ class Runner:
             pending_finite = algo.model().sum()
             if self.stop_signal:
                 flags_local[_STOP] = 1
-            if self.rank == 0 and time.perf_counter() - self._last_flush > job.run.flush_seconds:
+            # one request per interval: the flush it asks for happens a round later, and asking again
+            # meanwhile gave two flushes in a row
+            if self.rank == 0 and not self._flush_requested and time.perf_counter() - self._last_flush > job.run.flush_seconds:
                 flags_local[_FLUSH] = 1
+                self._flush_requested = True
 
             if req is not None:
                 req.Wait()
@@ -346,7 +340,7 @@ class Runner:
                 t_eval = time.perf_counter()
                 self._pending_eval[step] = {**algo.evaluate(), "eval_seconds": time.perf_counter() - t_eval}
                 if self.progress is not None:  # every rank has it: the bar need not wait for a flush
-                    self.progress.update_info(self._pending_eval[step])
+                    self.progress.update_info({**self._pending_eval[step], "eval_step": step})
             if hessian is not None and hessian.due(step) and not stopping:
                 hessian.measure(step, self.writer, self.progress)
             checkpoint = (stopping and not flags_seen[_DIVERGED]) or (ckpt_every and step % ckpt_every == 0 and step < rounds)
@@ -361,7 +355,7 @@ class Runner:
                     status, message = "diverged", f"NaN or inf in the model by round {step}"
                 else:
                     status, message = "interrupted", (f"stopped by signal at round {step}; "
-                                                      f"continue with hpcsketch run --resume {self.trace_path}")
+                                                      f"continue with: hpcsketch run --resume {self.trace_path} -n {self.size}")
                 break
         if req is not None:
             req.Wait()
@@ -370,6 +364,31 @@ class Runner:
             status, message = "diverged", f"NaN or inf in the model by round {step}"
         self._finish(status, message, step)
         return {"completed": EXIT_OK, "diverged": EXIT_OK, "interrupted": EXIT_INTERRUPTED}[status]
+
+    # ------------------------------------------------------------------ warm-up
+    def _warm_up(self, t: int) -> None:
+        """One dry round ``t`` on a copy of the algorithm, before the clock starts: numba kernels
+        compile (or load from their cache), torch and MPI make their first-call set-up, so round 1
+        measures a round, not one-time costs (top-k's first round took 2.8 s against 0.14 ms).
+
+        The copy shares what a round reads but does not own (problem, data, comm, backend,
+        compressors, MPI objects); the run's own state is untouched, so results do not depend on
+        the warm-up. Its seconds go to /summary ``warmup_seconds`` (slowest rank), its bytes to
+        the ``warmup`` category, and its metrics and phase times are dropped.
+        """
+        t0 = time.perf_counter()
+        if self.job.run.warmup and t < self.job.run.rounds:
+            dry = copy.deepcopy(self.algo, memo=_shared_memo(self.algo, self.ctx))
+            sampled = self.layout.sample(t)
+            with self.comm.category("warmup"):
+                dry.round(t, sampled, self.layout.local_of(sampled))
+            del dry
+            self.ctx.metrics.take()
+            self.timer.take()
+            self.comm.stats.take("warmup")
+        seconds = time.perf_counter() - t0
+        with self.comm.category("setup"):
+            self.warmup_seconds = max(self.comm.allgather_object(seconds))
 
     # ------------------------------------------------------------------ flushing
     def _flush(self, comm: Communicator, step: int) -> None:
@@ -383,6 +402,7 @@ class Runner:
             gathered = comm.gather_object((rows, rss_mb()), root=0)
         now = time.perf_counter()
         self._last_flush = now
+        self._flush_requested = False
         if self.rank != 0:
             self._pending_eval.clear()
             return
@@ -422,11 +442,12 @@ class Runner:
                 self.summary.phase_sums[p] = self.summary.phase_sums.get(p, 0.0) + float(timing[p].sum())
             self.summary.phase_count += len(steps) * self.size
         self.writer.append(out_rows, timing, np.asarray(steps, dtype=np.int64), memory=(step, memory))
-        if self.progress is not None:
-            self.progress.update_info(self.summary.last)
+        if self.progress is not None:  # evaluations and Hessian values; the per-round loss is already newer
+            self.progress.update_info({k: v for k, v in self.summary.last.items() if k != "loss"})
 
     def _checkpoint(self, step: int) -> None:
-        """Every rank's algorithm state and rank 0's running totals go into the trace's /checkpoint."""
+        """Every rank's algorithm state and rank 0's running totals go into a new checkpoint file
+        beside the trace (atomic, checksummed; the trace records its step and SHA-256)."""
         state = {k: self.backend.asnumpy(v).copy() for k, v in self.algo.state_dict().items()}
         with self.comm.category("trace"):
             states = self.comm.gather_object(state, root=0)
@@ -455,14 +476,14 @@ class Runner:
 
     def _update_summary(self, row: dict[str, float]) -> None:
         sm = self.summary
-        for k, v in row.items():
-            if isinstance(v, float) and math.isnan(v):
-                continue
-            sm.last[k] = v
+        # final_* is each metric's latest value, NaN and inf included: skipping them made a diverged
+        # run report an early finite evaluation as its final one, mixed with later values of others
+        sm.last.update(row)
         for k in sm.totals:
             sm.totals[k] += row.get(k, 0.0)
         acc = row.get("eval_accuracy")
-        if acc is not None and not math.isnan(acc):
+        # the best evaluation of training: the untrained model (step 0) does not count
+        if acc is not None and row["step"] > 0 and not math.isnan(acc):
             sm.best_eval_accuracy = acc if math.isnan(sm.best_eval_accuracy) else max(sm.best_eval_accuracy, acc)
         if "rounds" in sm.target:
             return
@@ -492,6 +513,7 @@ class Runner:
             "wall_seconds": wall,
             "rounds_per_second": step / wall if wall > 0 else 0.0,
             "best_eval_accuracy": sm.best_eval_accuracy,
+            "warmup_seconds": self.warmup_seconds,
         }
         for k, v in sm.last.items():
             if k != "step":
@@ -508,7 +530,10 @@ class Runner:
             self.progress.close()
             self.progress = None
         if not self.opts.quiet:
-            self._print_summary(status, message, summary)
+            try:
+                self._print_summary(status, message, summary)
+            except OSError:  # the terminal is gone (SIGHUP): the trace has it all
+                pass
 
     def _print_summary(self, status: str, message: str, s: dict[str, Any]) -> None:
         rows = [("status", status + (f" ({message})" if message else "")), ("trace", str(self.trace_path))]
@@ -534,6 +559,10 @@ class Runner:
             os.kill(os.getpid(), signal.SIGTERM)
         if fault.kind == "nan":
             self.algo.model()[...] = float("nan")
+        if fault.kind == "stall":  # a rank stuck in a long computation: signal handlers wait for it
+            end = time.monotonic() + STALL_SECONDS
+            while time.monotonic() < end:
+                time.sleep(end - time.monotonic())
 
     def _install_signals(self) -> None:
         if threading.current_thread() is not threading.main_thread():
@@ -546,8 +575,14 @@ class Runner:
 
         from hpcsketch.signals import install, take_early
 
-        for sig in (signal.SIGTERM, signal.SIGUSR1, signal.SIGINT):
+        # SIGHUP: a closed terminal or ssh session stops the run cleanly (installed after MPI_Init,
+        # so it replaces UCX's debug handler, which swallowed it)
+        for sig in (signal.SIGTERM, signal.SIGUSR1, signal.SIGINT, signal.SIGHUP):
             self._old_handlers[sig] = install(sig, handler)
+        from hpcsketch.launch import watch_launcher
+
+        # the launcher gone (kill -9): stop as for SIGTERM, which mpiexec's parent-death signal also sends
+        watch_launcher(lambda: os.kill(os.getpid(), signal.SIGTERM))
 
         early = take_early()  # a signal that came while this rank was starting
         if early:
@@ -644,6 +679,30 @@ class _SetupFailed(Exception):
         self.code = code
         self.text = text
         self.tb = tb
+
+
+def _shared_memo(algo: Any, ctx: RunContext) -> dict[int, Any]:
+    """A deepcopy memo that makes a copy of ``algo`` share, not copy, what it must not own twice:
+    the run context's problem, data, comm, backend and compressors, modules, and MPI objects
+    (which cannot be copied) wherever they sit in the algorithm's attributes."""
+    shared: list[Any] = [ctx, ctx.problem, ctx.comm, ctx.backend, ctx.backend.xp, ctx.clients, ctx.timer, ctx.metrics,
+                         ctx.job, *ctx.compressors]
+    seen: set[int] = set()
+    todo: list[Any] = [algo]
+    while todo:
+        obj = todo.pop()
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, types.ModuleType) or type(obj).__module__.startswith("mpi4py"):
+            shared.append(obj)
+        elif isinstance(obj, dict):
+            todo.extend(obj.values())
+        elif isinstance(obj, (list, tuple, set)):
+            todo.extend(obj)
+        elif hasattr(obj, "__dict__") and not isinstance(obj, type):
+            todo.extend(vars(obj).values())
+    return {id(o): o for o in shared}
 
 
 def rss_mb() -> float:

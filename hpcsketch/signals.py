@@ -13,7 +13,7 @@ import signal
 from typing import Any
 
 EARLY: list[int] = []
-_SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
+_SIGNALS = (signal.SIGTERM, signal.SIGUSR1, signal.SIGHUP)
 
 
 def install(sig: int, handler: Any) -> Any:
@@ -37,7 +37,7 @@ def _record(signum: int, frame: Any) -> None:
 
 
 def record_early() -> None:
-    """Record SIGTERM and SIGUSR1 instead of dying of them, until a handler takes over."""
+    """Record SIGTERM, SIGUSR1 and SIGHUP instead of dying of them, until a handler takes over."""
     for s in _SIGNALS:
         try:
             install(s, _record)

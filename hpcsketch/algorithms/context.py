@@ -124,6 +124,8 @@ class RunContext:
     seed: int
     timer: PhaseTimer
     metrics: RoundMetrics = field(default_factory=RoundMetrics)
+    #: every compressor made for the run (operators can be large: the warm-up shares, not copies, them)
+    compressors: list[Any] = field(default_factory=list)
 
     @property
     def xp(self) -> Any:
@@ -139,10 +141,12 @@ class RunContext:
 
         opts = dict(self.job.compressor)
         cls = REGISTRY.get(opts["kind"])
-        return cls(
+        made = cls(
             dim if dim is not None else self.problem.dim,
             opts,
             self.backend,
             self.key("compressor", *words),
             dtype=self.problem.dtype,
         )
+        self.compressors.append(made)
+        return made
