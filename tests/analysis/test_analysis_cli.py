@@ -11,6 +11,8 @@ import pandas as pd
 import pytest
 from _fake_traces import CORRUPT, NEWER, SWEEP, Spec, write_trace
 
+from hpcsketch.tracing.schema import SCHEMA_VERSION
+
 from hpcsketch.analysis import cli, plots
 from hpcsketch.analysis.report import markdown_table
 
@@ -57,7 +59,7 @@ def test_report_lists_runs_statuses_unreadable_files_and_figures(report_dir):
     text = (report_dir / "report.md").read_text()
     assert "10 traces read: 6 completed, 2 failed, 1 diverged, 1 interrupted; 2 file(s) unreadable" in text
     assert "rank 1: MemoryError in compress" in text and "stopped by signal at round 8" in text
-    assert f"{CORRUPT}`: is not an HDF5 file" in text and f"{NEWER}`: has trace schema version 2" in text
+    assert f"{CORRUPT}`: is not an HDF5 file" in text and f"{NEWER}`: has trace schema version {SCHEMA_VERSION + 1}" in text
     for f in FIGURES:
         assert f"]({f}.png)" in text
     assert "Not drawn: no runs that differ only in world size." in text
