@@ -1,4 +1,4 @@
-"""Diagonal sketches C_i of independent subnetwork training (seed 002; ALGORITHMS.md).
+"""Diagonal sketches C_i of independent subnetwork training (seed 002; docs/methods.md, 'IST diagonal sketches').
 
 Each round a sketch gives every sampled client i a diagonal PSD matrix C_i, held
 as a :class:`Diagonal`: its support (the coordinates client i trains, receives and

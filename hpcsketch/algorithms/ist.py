@@ -1,4 +1,4 @@
-"""Independent subnetwork training (IST) as sketched gradient descent (seed 002; ALGORITHMS.md).
+"""Independent subnetwork training (IST) as sketched gradient descent (seed 002; docs/methods.md, 'IST').
 
 Each round the sketch (``[algorithm] sketch``, :mod:`hpcsketch.diagonal_sketches`)
 gives every sampled client i a diagonal C_i. Client i starts from y = x and takes
@@ -47,7 +47,8 @@ import numpy as np
 
 from hpcsketch.algorithms.base import Algorithm
 from hpcsketch.algorithms.context import RunContext
-from hpcsketch.config.options import Option, resolve_count
+from hpcsketch.algorithms.options import SKETCH_KINDS
+from hpcsketch.config.options import resolve_count
 from hpcsketch.diagonal_sketches import (
     KINDS,
     Diagonal,
@@ -60,21 +61,12 @@ from hpcsketch.diagonal_sketches import (
 )
 from hpcsketch.errors import BadInput
 
-SKETCH = Option(
-    "sketch", "str", "perm_q",
-    "IST: the diagonal sketches C_i: perm_q (disjoint blocks, n q = d), perm_q_preconditioned (Perm-q scaled by "
-    "sqrt(n / diag L_i): the seed's preconditioned Perm-1 when n = d), rand_q (independent masks scaled by d / q), "
-    "identity (gradient descent), neurons (hidden units of an MLP split over the clients)",
-    choices=KINDS,
-)
-Q = Option("q", "number_or_fraction", None,
-           "IST rand_q: coordinates per client (fraction of d or count; unset: d / n, Perm-q's block size)")
+if SKETCH_KINDS != KINDS:  # the [algorithm] sketch key declares the sketches this module builds
+    raise ImportError(f"hpcsketch.algorithms.options.SKETCH_KINDS {SKETCH_KINDS} != diagonal_sketches.KINDS {KINDS}")
 
 
 class IST(Algorithm):
     kind = "ist"
-    options = (SKETCH, Q)
-    compressors = ("none",)
 
     def __init__(self, ctx: RunContext):
         super().__init__(ctx)
@@ -104,21 +96,6 @@ class IST(Algorithm):
         if kind == "rand_q":
             return RandQSketch(d, count)
         return {"identity": IdentitySketch, "perm_q": PermQSketch}[kind](d)
-
-    @classmethod
-    def check_job(cls, job: Any) -> tuple[str, str] | None:
-        from hpcsketch.config.schema import registry_for
-
-        a, p = job.algorithm, job.problem
-        where = f'[algorithm] sketch = "{a.sketch}"'
-        prob_cls = registry_for("problem").get(p.kind)
-        if a.sketch == "perm_q_preconditioned" and not hasattr(prob_cls, "diag_hessian"):
-            return where, f"needs the clients' Hessian diagonals, which problem {p.kind!r} does not have (quadratic, least_squares do)"
-        if a.sketch == "neurons" and not (hasattr(prob_cls, "dense_layers") and p.model == "mlp"):
-            return where, f"splits the hidden units of an MLP; problem {p.kind!r} with model {p.model!r} is not one (use model = \"mlp\")"
-        if a.momentum:
-            return f"[algorithm] momentum = {a.momentum}", "ist has no momentum; remove the key or set it to 0"
-        return None
 
     # -- one round ---------------------------------------------------------------------
     def round(self, t: int, sampled: np.ndarray, local: np.ndarray) -> None:

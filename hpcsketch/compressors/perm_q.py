@@ -1,4 +1,4 @@
-"""Perm-q (independent subnetwork training, ALGORITHMS.md): C_i = n * sum over block i of e_j e_j^T.
+"""Perm-q (independent subnetwork training; docs/methods.md, 'Perm-q'): C_i = n * sum over block i of e_j e_j^T.
 
 Each round a permutation pi of [d] drawn from the round seed (``resample``) is cut
 into n disjoint blocks (n q = d; when n does not divide d the first d mod n blocks
@@ -15,10 +15,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from hpcsketch.compressors.base import Compressor
-from hpcsketch.config.options import Option
+from hpcsketch.compressors.options import BLOCKS
 from hpcsketch.errors import BadInput
-
-BLOCKS = Option("blocks", "int", 1, "Perm-q: number of disjoint blocks n (the number of clients)", min=1)
 
 
 def block_bounds(dim: int, n: int) -> np.ndarray:
@@ -38,9 +36,6 @@ def permutation(dim: int, seed: int) -> np.ndarray:
 
 class PermQ(Compressor):
     kind = "perm_q"
-    linear = True
-    unbiased = True  # E_pi[C_i] = I for every client
-    options = (BLOCKS,)
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)

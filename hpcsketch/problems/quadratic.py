@@ -1,4 +1,4 @@
-"""The quadratic testbed of IST (ALGORITHMS.md): f_i(x) = 1/2 x^T L_i x - b_i^T x.
+"""The quadratic testbed of IST (docs/methods.md, 'IST quadratic testbed'): f_i(x) = 1/2 x^T L_i x - b_i^T x.
 
 Generated in float64 from the job seed:
 
@@ -25,36 +25,13 @@ import numpy as np
 
 from hpcsketch import seeding
 from hpcsketch.backend import Backend
-from hpcsketch.config.options import Option
-from hpcsketch.problems.options import DIM, DTYPE, NOISE, with_default
+from hpcsketch.problems.declarations import quadratic_size
 from hpcsketch.problems.synthetic import QuadraticObjective, orthogonal
-
-#: n * d^2 floats above which the per-client Hessians would not fit comfortably
-MAX_HESSIAN_ENTRIES = 1 << 28
 
 
 class Quadratic(QuadraticObjective):
     kind = "quadratic"
-    options = (
-        DIM,
-        Option("condition", "float", 100.0, "condition number of the mean Hessian (eigenvalues in [1/condition, 1])", min=1),
-        Option(
-            "hessian_heterogeneity", "float", 0.5,
-            "0 = every client has the mean Hessian; 1 = fully client-specific (Wishart) curvature", min=0, max=1,
-        ),
-        Option("minimizer_heterogeneity", "float", 1.0, "spread of the clients' minimisers around their centre (norm ~ this)", min=0),
-        Option("interpolation", "bool", False, "b_i = 0: every f_i is minimised at x* = 0"),
-        with_default(NOISE, 0.0, "std of additive Gaussian gradient noise per coordinate (0 = deterministic)"),
-        DTYPE,
-    )
-
-    @classmethod
-    def size_problem(cls, problem: Mapping[str, Any], clients: int) -> tuple[str, str] | None:
-        d, h = int(problem["dim"]), float(problem["hessian_heterogeneity"])
-        if h != 0 and clients > 1 and clients * d * d > MAX_HESSIAN_ENTRIES:
-            return (f"[problem] dim = {d}", f"{clients} clients x {d}^2 Hessian entries is too many (limit "
-                    f"{MAX_HESSIAN_ENTRIES}); use a smaller dim, fewer clients or hessian_heterogeneity = 0")
-        return None
+    size_problem = staticmethod(quadratic_size)
 
     def __init__(self, opts: Mapping[str, Any], clients: Mapping[str, Any], backend: Backend, seed: int):
         super().__init__(opts, clients, backend, seed)

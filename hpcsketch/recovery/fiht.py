@@ -1,6 +1,6 @@
 """FIHT (fast iterative hard thresholding, Wei 2014) as Tang et al.'s code runs it.
 
-Line by line ALGORITHMS.md (H_K keeps the K largest entries, P_S restricts to S)::
+Line by line docs/methods.md, 'FIHT' (H_K keeps the K largest entries, P_S restricts to S)::
 
     g = H_K(Phi^T z); g_prev = g
     repeat (at most max_iter times):

@@ -136,7 +136,7 @@ def test_identity_sketch_with_local_steps_is_local_sgd():
 @pytest.mark.parametrize("sketch,n", [("perm_q", 16), ("perm_q", 4), ("perm_q_preconditioned", 16), ("rand_q", 4)])
 @pytest.mark.parametrize("steps", [1, 3])
 def test_one_round_is_the_seeds_update(sketch, n, steps):
-    """One round against the update written with d x d matrices C_i (ALGORITHMS.md): one step is
+    """One round against the update written with d x d matrices C_i (docs/methods.md, 'IST'): one step is
     x+ = x - gamma mean_i C_i grad f_i(C_i x), which for Perm-q is mean_i [C_i x - gamma C_i grad f_i(C_i x)]."""
     lr = 0.05
     ctx, algo = make(QUAD, algorithm__sketch=sketch, clients__count=n, algorithm__local_steps=steps, algorithm__lr=lr)
