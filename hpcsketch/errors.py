@@ -41,11 +41,3 @@ class JobError(BadInput):
     """A job file (or a --set override) that does not validate."""
 
 
-class RunFailure(HpcsketchError):
-    """A run that started and failed (exit code 1)."""
-
-
-class Diverged(HpcsketchError):
-    """The iterates became NaN or inf; the run ends with status 'diverged'."""
-
-    exit_code = EXIT_OK

@@ -34,9 +34,6 @@ class Memory:
     def residual(self, client: int) -> Any | None:
         return self.residuals.get(client)
 
-    def reset(self) -> None:
-        self.residuals.clear()
-
 
 class NoMemory(Memory):
     """No error feedback: compensate is the identity, update does nothing."""

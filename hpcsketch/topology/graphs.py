@@ -29,12 +29,6 @@ class Graph:
     def directed(self) -> bool:
         return any(set(s) != set(d) for s, d in zip(self.sources, self.destinations))
 
-    def in_degree(self, i: int) -> int:
-        return len(self.sources[i])
-
-    def out_degree(self, i: int) -> int:
-        return len(self.destinations[i])
-
     def degrees(self) -> np.ndarray:
         """In-degree of every node (equal to the out-degree for the graphs built here)."""
         return np.array([len(s) for s in self.sources], dtype=np.int64)
