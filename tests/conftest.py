@@ -65,3 +65,16 @@ def _private_data_cache(tmp_path_factory):
         os.environ.pop("HPCSKETCH_CACHE", None)
     else:
         os.environ["HPCSKETCH_CACHE"] = old
+
+
+def pytest_ignore_collect(collection_path, config):
+    """``tests/mpi`` modules run under mpiexec through ``tests/test_mpi_suites.py`` (one test per
+    module and rank count); collected in the serial run they would only show as skips."""
+    if collection_path.parent.name == "mpi" and collection_path.parent.parent.name == "tests":
+        try:
+            with_mpi = config.getoption("--with-mpi")
+        except ValueError:
+            with_mpi = False
+        if not with_mpi:
+            return True
+    return None

@@ -49,7 +49,8 @@ def test_x_star_is_the_stacked_least_squares_solution(backend):
     r = p.evaluate(x)
     assert abs(r["gap"] - (p.objective(x) - p.f_star)) < 1e-10
     assert r["count"] == 1 and p.evaluate(x, 1, 2)["count"] == 0
-    assert np.allclose(np.mean([p.hessian(c) for c in range(4)], axis=0), p.hessian(), atol=1e-12)
+    assert np.allclose(np.mean([host64(backend, p.hessian(c)) for c in range(4)], axis=0), host64(backend, p.hessian()),
+                       atol=1e-12)
     assert np.allclose(host64(backend, p.diag_hessian(1)), np.diag(host64(backend, p.hessian(1))))
 
 
