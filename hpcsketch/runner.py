@@ -43,6 +43,7 @@ from hpcsketch.algorithms.context import PHASES, PhaseTimer, RoundMetrics, RunCo
 from hpcsketch.backend import limit_cpu_threads, select_backend
 from hpcsketch.clients import ClientLayout
 from hpcsketch.comm.communicator import Communicator
+from hpcsketch.control import DIVERGED, FLUSH, STOP, ControlWord
 from hpcsketch.config.job import Job
 from hpcsketch.errors import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, BadInput, HpcsketchError, one_line
 from hpcsketch.hessian.hook import HessianHook
@@ -54,7 +55,21 @@ from hpcsketch.tracing.writer import TraceWriter, prepare_out_dir
 
 EXIT_INTERRUPTED = 3
 
-_STOP, _DIVERGED, _FLUSH = 0, 1, 2
+
+
+@dataclass
+class PendingRow:
+    """One round's record on its rank until the next flush gathers it to rank 0."""
+
+    step: int
+    #: metric -> (value, count, reduce) as RoundMetrics.take gives it
+    metrics: dict[str, tuple[float, int, str]]
+    #: phase -> clock (device events or perf_counter spans), read at the flush
+    clocks: dict[str, Any]
+    #: the round's total-time clock
+    total: Any
+    #: perf_counter at the end of the round (the trace's time axis)
+    t_end: float
 
 
 @dataclass
@@ -258,11 +273,11 @@ class Runner:
         eval_every = job.run.eval_every
         flush_every = job.run.flush_every
         diag_every = job.run.diagnostics_every
-        ctrl = self.world.Dup()  # its own communicator: the control word never matches the method's collectives
+        ctrl = ControlWord(self.world)
         algo.start()
         hessian = HessianHook.for_job(job, algo, self.ctx)  # None unless [hessian] schedules measurements
         self.summary = _Summary()
-        self._pending_rows: list[tuple[int, dict, dict, Any, float]] = []
+        self._pending_rows: list[PendingRow] = []
         self._pending_eval: dict[int, dict[str, float]] = {}
         self._cum = {"bytes_uplink": 0.0, "bytes_mpi": 0.0, "bytes_downlink": 0.0}
         self.t_start = time.perf_counter()
@@ -285,9 +300,6 @@ class Runner:
             hessian.measure(start, self.writer, self.progress)
         ckpt_every = job.run.checkpoint_every
 
-        flags_local = np.zeros(3, dtype=np.int32)
-        flags_seen = np.zeros(3, dtype=np.int32)
-        req = None
         pending_finite = None
         status, message = "completed", ""
         step = start
@@ -308,7 +320,7 @@ class Runner:
             sent = comm.stats.take("train")
             self.ctx.metrics.add("bytes_mpi", float(sent.bytes))
             metrics = self.ctx.metrics.take()
-            self._pending_rows.append((step, metrics, self.timer.take(), total, time.perf_counter()))
+            self._pending_rows.append(PendingRow(step, metrics, self.timer.take(), total, time.perf_counter()))
             if self.progress is not None and "loss" in metrics:
                 # this round's loss over rank 0's clients, now: the global mean only exists at a flush
                 value, count, reduce = metrics["loss"]
@@ -316,50 +328,42 @@ class Runner:
 
             # divergence: checked one round late so the device never waits for the host
             if pending_finite is not None and not _finite(pending_finite):
-                flags_local[_DIVERGED] = 1
+                ctrl.raise_flag(DIVERGED)
             pending_finite = algo.model().sum()
             if self.stop_signal:
-                flags_local[_STOP] = 1
+                ctrl.raise_flag(STOP)
             # one request per interval: the flush it asks for happens a round later, and asking again
             # meanwhile gave two flushes in a row
             if self.rank == 0 and not self._flush_requested and time.perf_counter() - self._last_flush > job.run.flush_seconds:
-                flags_local[_FLUSH] = 1
+                ctrl.raise_flag(FLUSH)
                 self._flush_requested = True
 
-            if req is not None:
-                req.Wait()
-                flags_seen[:] = flags_recv
-            flags_recv = np.zeros(3, dtype=np.int32)
-            req = ctrl.Iallreduce(flags_local.copy(), flags_recv, op=MPI.MAX)
-            flags_local[_FLUSH] = 0
-
-            stopping = bool(flags_seen[_STOP] or flags_seen[_DIVERGED])
+            ctrl.exchange()
+            stopping = ctrl.stop or ctrl.diverged
             # the evaluation schedule does not depend on when a run stops: a resumed run
             # then records exactly what an uninterrupted one would
-            if (eval_every and step % eval_every == 0 or step == rounds) and not flags_seen[_DIVERGED]:
+            if (eval_every and step % eval_every == 0 or step == rounds) and not ctrl.diverged:
                 t_eval = time.perf_counter()
                 self._pending_eval[step] = {**algo.evaluate(), "eval_seconds": time.perf_counter() - t_eval}
                 if self.progress is not None:  # every rank has it: the bar need not wait for a flush
                     self.progress.update_info({**self._pending_eval[step], "eval_step": step})
             if hessian is not None and hessian.due(step) and not stopping:
                 hessian.measure(step, self.writer, self.progress)
-            checkpoint = (stopping and not flags_seen[_DIVERGED]) or (ckpt_every and step % ckpt_every == 0 and step < rounds)
-            if step % flush_every == 0 or step == rounds or stopping or flags_seen[_FLUSH] or checkpoint:
+            checkpoint = (stopping and not ctrl.diverged) or (ckpt_every and step % ckpt_every == 0 and step < rounds)
+            if step % flush_every == 0 or step == rounds or stopping or ctrl.flush or checkpoint:
                 self._flush(comm, step)
             if checkpoint:
                 self._checkpoint(step)
             if self.progress is not None:
                 self.progress.advance(step)
             if stopping:
-                if flags_seen[_DIVERGED]:
+                if ctrl.diverged:
                     status, message = "diverged", f"NaN or inf in the model by round {step}"
                 else:
                     status, message = "interrupted", (f"stopped by signal at round {step}; "
                                                       f"continue with: hpcsketch run --resume {self.trace_path} -n {self.size}")
                 break
-        if req is not None:
-            req.Wait()
-        ctrl.Free()
+        ctrl.close()
         if status == "completed" and pending_finite is not None and not _finite(pending_finite):
             status, message = "diverged", f"NaN or inf in the model by round {step}"
         self._finish(status, message, step)
@@ -393,10 +397,10 @@ class Runner:
     # ------------------------------------------------------------------ flushing
     def _flush(self, comm: Communicator, step: int) -> None:
         rows = []
-        for s, metrics, clocks, total, t_end in self._pending_rows:
-            phases = clocks_to_seconds(clocks)
-            phases["total"] = total.elapsed()
-            rows.append((s, {k: (float(v), c, r) for k, (v, c, r) in metrics.items()}, phases, t_end))
+        for row in self._pending_rows:
+            phases = clocks_to_seconds(row.clocks)
+            phases["total"] = row.total.elapsed()
+            rows.append((row.step, {k: (float(v), c, r) for k, (v, c, r) in row.metrics.items()}, phases, row.t_end))
         self._pending_rows = []
         with comm.category("trace"):
             gathered = comm.gather_object((rows, rss_mb()), root=0)
