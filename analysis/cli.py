@@ -1,7 +1,11 @@
 """``hpcsketch analyze RESULTS... --out DIR`` (also ``python -m hpcsketch.analysis``).
 
-Exit codes: 0 report written; 2 bad input (a missing path, no trace found,
-no readable trace, a bad --link / --metric / --out), with one line on stderr.
+Exit codes: 0 report written (at least one readable trace; each unreadable or
+malformed file is listed, one line each on stderr and in report.md, and skipped);
+2 bad input (a missing path, no trace found, no readable trace, a bad --link /
+--metric / --out, a report that could not be written), with one line on stderr
+(plus one line per unreadable file when several were given). A report that could
+not be written in full leaves the --out directory as it was.
 """
 
 from __future__ import annotations
@@ -67,11 +71,13 @@ def _run(args: argparse.Namespace) -> int:
     if not files:
         raise BadInput("no *.h5 trace found under " + ", ".join(args.results), field="RESULTS")
     results = load(files)
-    for u in results.unreadable:
+    if results.runs.empty and len(results.unreadable) == 1:  # one bad file: one line, the file's own
+        only = results.unreadable[0]
+        raise BadInput(f"none of the 1 file(s) is a readable trace: {only.path}: {only.reason}", field="RESULTS")
+    for u in results.unreadable:  # one line each; the report lists them too
         print(f"{PROG}: unreadable, listed in the report: {u.path}: {u.reason}", file=sys.stderr)
     if results.runs.empty:
-        first = results.unreadable[0]
-        raise BadInput(f"none of the {len(files)} file(s) is a readable trace (first: {first.path}: {first.reason})",
+        raise BadInput(f"none of the {len(files)} file(s) is a readable trace (each is listed above); nothing written",
                        field="RESULTS")
     opts = Options(metrics=_metrics(results, args.metric), links=links, target_accuracy=args.target_accuracy,
                    target_loss=args.target_loss, fmt=args.format)

@@ -37,6 +37,12 @@ ROOT_COLUMNS = ("name", "algorithm", "compressor", "problem", "model", "dim", "w
                 "rounds_planned", "started", "finished", "git_commit", "hpcsketch_version")
 #: bytes per coordinate of a dense payload (compressors work in float32)
 DENSE_ITEMSIZE = 4
+#: what turning one trace into table rows may raise (a value read_trace let through); the trace is
+#: then listed as unreadable and the others analysed
+ANALYSIS_ERRORS = (ValueError, TypeError, KeyError, IndexError, OverflowError, ZeroDivisionError, AttributeError)
+#: runs-table columns a sweep point's axis may not overwrite
+OWN_COLUMNS = frozenset({"run_id", "label", "path", "status", "message", "rounds_done", "sweep_axes",
+                         "sweep_axis_keys", "job_name"})
 #: statuses drawn as complete; everything else is drawn dashed with its status
 COMPLETE = "completed"
 #: /hessian datasets with one number per measurement (the hessian table's columns besides run_id, step, dim)
@@ -132,20 +138,32 @@ def load(paths: Iterable[str | os.PathLike[str]]) -> Results:
 
 
 def tables_from_traces(traces: list[Trace], unreadable: list[Unreadable] | None = None) -> Results:
+    unreadable = list(unreadable or [])
     ids = _unique_ids(traces)
-    resolved = [_flatten(t.job_resolved) for t in traces]
+    resolved: list[dict[str, Any]] = []
     step_frames, timing_frames, rows, hessian_frames, density_frames = [], [], [], [], []
-    for t, rid, flat in zip(traces, ids, resolved):
-        steps = _steps_frame(t, rid)
-        timing = _timing_frame(t, rid)
-        steps = _add_round_seconds(steps, timing)
+    for t, rid in zip(traces, ids):
+        # read_trace has checked every part a table is made from; should a trace still not go into
+        # the tables, it is listed like an unreadable file, and the others are analysed
+        try:
+            flat = _flatten(t.job_resolved)
+            steps = _steps_frame(t, rid)
+            timing = _timing_frame(t, rid)
+            steps = _add_round_seconds(steps, timing)
+            row = _run_row(t, rid, flat, steps)
+            frames = _hessian_frames(t, rid) if t.hessian.get("step") is not None and len(t.hessian["step"]) else None
+        except ANALYSIS_ERRORS as e:
+            text = str(e).splitlines()[0] if str(e) else ""
+            reason = f"cannot be analysed ({type(e).__name__}: {text})".encode("utf-8", "backslashreplace").decode()
+            unreadable.append(Unreadable(str(t.path), reason))
+            continue
+        resolved.append(flat)
         step_frames.append(steps)
         timing_frames.append(timing)
-        rows.append(_run_row(t, rid, flat, steps))
-        if t.hessian.get("step") is not None and len(t.hessian["step"]):
-            hessian, density = _hessian_frames(t, rid)
-            hessian_frames.append(hessian)
-            density_frames.append(density)
+        rows.append(row)
+        if frames is not None:
+            hessian_frames.append(frames[0])
+            density_frames.append(frames[1])
     runs = pd.DataFrame(rows)
     varied = _varied_columns(runs, resolved)
     for col in varied:
@@ -158,7 +176,7 @@ def tables_from_traces(traces: list[Trace], unreadable: list[Unreadable] | None 
     timing = pd.concat(timing_frames, ignore_index=True) if timing_frames else _empty_timing()
     hessian = pd.concat(hessian_frames, ignore_index=True) if hessian_frames else _empty(HESSIAN_COLUMNS)
     density = pd.concat(density_frames, ignore_index=True) if density_frames else _empty(DENSITY_COLUMNS)
-    return Results(runs, steps, timing, list(unreadable or []), varied, hessian, density)
+    return Results(runs, steps, timing, unreadable, varied, hessian, density)
 
 
 # ---------------------------------------------------------------- one trace
@@ -242,7 +260,9 @@ def _add_round_seconds(steps: pd.DataFrame, timing: pd.DataFrame) -> pd.DataFram
 
 def _run_row(t: Trace, rid: str, flat: dict[str, Any], steps: pd.DataFrame) -> dict[str, Any]:
     a = t.attrs
-    row: dict[str, Any] = {"run_id": rid, "path": str(t.path), "status": t.status, "message": a.get("message", "")}
+    # a file name that is not UTF-8 (lone surrogates) could not be written to the CSV files: escaped
+    path = str(t.path).encode("utf-8", "backslashreplace").decode("utf-8")
+    row: dict[str, Any] = {"run_id": rid, "path": path, "status": t.status, "message": a.get("message", "")}
     if t.status != a.get("status") and not row["message"]:
         row["message"] = "writer process is gone but the trace says running (the run died)"
     done = int(steps["step"].max()) if len(steps) else 0
@@ -254,7 +274,8 @@ def _run_row(t: Trace, rid: str, flat: dict[str, Any], steps: pd.DataFrame) -> d
     for dotted in ("run.target_accuracy", "run.target_loss"):
         row[KEY_COLUMNS[dotted]] = _scalar(flat.get(dotted))
     for k, v in t.sweep_point.items():
-        row[KEY_COLUMNS.get(k, k)] = _scalar(v)
+        if KEY_COLUMNS.get(k, k) not in OWN_COLUMNS:
+            row[KEY_COLUMNS.get(k, k)] = _scalar(v)
     row["sweep_axes"] = json.dumps(list(t.sweep_point))
     row["sweep_axis_keys"] = t.attrs.get("sweep_point_keys", "{}") or "{}"
     row["job_name"] = str(flat.get("run.name", ""))
@@ -371,8 +392,10 @@ def _dotted(col: str) -> str:
 
 def _scalar(v: Any) -> Any:
     """Table cells hold scalars; lists and tables go in as JSON text."""
+    if isinstance(v, np.ndarray):
+        v = v.tolist()
     if isinstance(v, (list, dict)):
-        return json.dumps(v, sort_keys=True)
+        return json.dumps(v, sort_keys=True, default=str)
     return np.nan if v is None else v
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import math
 import os
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -84,45 +87,86 @@ def figures(results: Results, opts: Options, predictions: pd.DataFrame) -> list[
 
 def write_report(results: Results, out: str | os.PathLike[str], opts: Options,
                  echo: Callable[[str], None] = print) -> list[Path]:
-    """Write every file into ``out`` and return their paths; ``echo`` gets one line per file."""
+    """Write every file into ``out`` and return their paths; ``echo`` gets one line per file.
+
+    Every file is first written into a hidden directory inside ``out`` and moved into place only
+    when all of them were written, report.md last (an earlier report.md is removed first): a write
+    that fails (a full file system) leaves ``out`` as it was, and a report.md is never beside figures
+    or tables of another analysis.
+    """
     if opts.fmt not in FORMATS:
         raise BadInput(f"unknown format {opts.fmt!r}; expected one of {', '.join(FORMATS)}", field="--format")
     out_dir = prepare_out(out)
-    written: list[Path] = []
 
-    def emit(path: Path, write: Callable[[Path], Any]) -> None:
-        existed = path.exists()
-        write(path)
-        written.append(path)
-        echo(f"wrote {path}" + (" (replaced)" if existed else ""))
-
-    predictions = predict(results.steps, results.timing, results.runs, opts.links)
+    predictions = _predict(results, opts.links)
     goal = tables.targets(results, opts.target_accuracy, opts.target_loss)
     network = tables.network_summary(results, predictions, opts.links, goal)
     figs = figures(results, opts, predictions)
+    text = render(results, opts, goal, network, figs)
 
-    for fig in figs:
-        path = out_dir / f"{fig.stem}.{opts.fmt}"
-        if fig.plot is not None:
-            emit(path, lambda p, f=fig: plots.save(f.plot, str(p)))
-        elif path.exists():
-            path.unlink()  # a figure of an earlier report in this directory would now be wrong
-            echo(f"removed {path} (stale: {fig.absent})")
     csvs = {"runs": results.runs, "steps": results.steps, "timing": results.timing, "targets": goal,
             "network": network, "predictions": predictions, "hessian": results.hessian,
             "hessian_density": results.hessian_density}
+    files: list[tuple[str, Callable[[Path], Any]]] = []
+    stale: list[tuple[str, str]] = []  # (file name, why) of an earlier report's files that would now be wrong
+    for fig in figs:
+        name = f"{fig.stem}.{opts.fmt}"
+        if fig.plot is not None:
+            files.append((name, lambda p, f=fig: plots.save(f.plot, str(p))))
+        else:
+            stale.append((name, fig.absent))
     for name in CSV_FILES:
-        emit(out_dir / f"{name}.csv", lambda p, df=csvs[name]: df.to_csv(p, index=False))
+        files.append((f"{name}.csv", lambda p, df=csvs[name]: df.to_csv(p, index=False)))
     for name in HESSIAN_CSV_FILES:
-        path = out_dir / f"{name}.csv"
         if not results.hessian.empty:
-            emit(path, lambda p, df=csvs[name]: df.to_csv(p, index=False))
-        elif path.exists():
+            files.append((f"{name}.csv", lambda p, df=csvs[name]: df.to_csv(p, index=False)))
+        else:
+            stale.append((f"{name}.csv", "no run measured the loss Hessian"))
+    files.append(("report.md", lambda p: p.write_text(text, encoding="utf-8")))
+
+    try:
+        stage = Path(tempfile.mkdtemp(prefix=".partial-report-", dir=out_dir))
+    except OSError as e:
+        raise BadInput(f"cannot write the report ({_os_reason(e)})", source=str(out_dir), field="--out") from None
+    try:
+        for name, write in files:
+            write(stage / name)
+        existed = {name: (out_dir / name).exists() for name, _ in files}
+        (out_dir / "report.md").unlink(missing_ok=True)
+        written: list[Path] = []
+        for name, _ in files:  # report.md is the last
+            os.replace(stage / name, out_dir / name)
+            written.append(out_dir / name)
+            echo(f"wrote {out_dir / name}" + (" (replaced)" if existed[name] else ""))
+    except OSError as e:
+        raise BadInput(f"cannot write the report ({_os_reason(e)}); the directory is left as it was",
+                       source=str(out_dir), field="--out") from None
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    for name, why in stale:
+        path = out_dir / name
+        if path.exists():
             path.unlink()
-            echo(f"removed {path} (stale: no run measured the loss Hessian)")
-    text = render(results, opts, goal, network, figs)
-    emit(out_dir / "report.md", lambda p: p.write_text(text, encoding="utf-8"))
+            echo(f"removed {path} (stale: {why})")
     return written
+
+
+def _predict(results: Results, links: list[Link]) -> pd.DataFrame:
+    """network.predict, and its (typed) empty table when no run has a recorded row yet (a run that
+    has not flushed: predict's empty inputs are untyped and its running sum fails on them)."""
+    if results.steps.empty:
+        return pd.DataFrame({"run_id": pd.Series(dtype=object), "link": pd.Series(dtype=object),
+                             "step": pd.Series(dtype="int64"), "predicted_round_seconds": pd.Series(dtype="float64"),
+                             "predicted_seconds": pd.Series(dtype="float64")})
+    return predict(results.steps, results.timing, results.runs, links)
+
+
+def _os_reason(e: OSError) -> str:
+    if e.errno == errno.ENOSPC:
+        return "no space left on the device"
+    if e.errno in (errno.EACCES, errno.EPERM):
+        return "permission denied"
+    return e.strerror or str(e).splitlines()[0]
 
 
 # ---------------------------------------------------------------- markdown

@@ -15,7 +15,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from hpcsketch.tracing.reader import open_for_reading
+from hpcsketch.errors import BadInput
+from hpcsketch.tracing.reader import read_trace
 
 _IGNORED = {"run.out", "run.progress", "run.flush_every", "run.flush_seconds"}
 FINAL = ("completed", "diverged")
@@ -62,22 +63,14 @@ def finished_points(points: list[Any], out: str | None = None) -> set[int]:
         wanted.setdefault(p.name, []).append((p.point_index if p.point_index is not None else 0, _wanted(p)))
     done: set[int] = set()
     for path in directory.glob("*.h5"):
-        try:
-            with open_for_reading(path) as f:
-                status = f.attrs.get("status", "")
-                name = f.attrs.get("name", "")
-                resolved = f.attrs.get("job_resolved", "{}")
-        except (OSError, KeyError):
+        try:  # the reader's checks: a damaged or hand-edited trace is not a finished point
+            t = read_trace(path)
+        except BadInput:
             continue  # unreadable files are the analysis's business, not a finished point
-        status, name, resolved = (v.decode() if isinstance(v, bytes) else v for v in (status, name, resolved))
-        if status not in FINAL or name not in wanted:
+        name = t.attrs.get("name", "")
+        if t.status not in FINAL or name not in wanted:
             continue
-        try:
-            resolved = json.loads(resolved)
-        except ValueError:
-            continue
-        if not isinstance(resolved, dict):
-            continue
+        resolved = t.job_resolved
         for index, want in wanted[name]:
             if _matches(want, resolved):
                 done.add(index)

@@ -21,7 +21,6 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
-from hpcsketch.config.options import Option
 from hpcsketch.config.schema import ALIASES, SECTIONS, SPECIAL_SECTIONS, registry_for, section_keys
 from hpcsketch.errors import JobError
 
@@ -518,6 +517,77 @@ def check_combination(job: Job, *, world_size: int | None = None) -> None:
     if run["eval_every"] > run["rounds"]:
         run["eval_every"] = run["rounds"]
     _check_hessian(s, prob_cls, fail)
+    _check_setup(s, fail)
+    _check_memory(s, world_size, fail)
+
+
+def _check_setup(s: Mapping[str, Any], fail: Any) -> None:
+    """The checks the problem, its data and the compressor make when they are built, mirrored here
+    (from the keys alone: no torch, no MPI, no data read) so that validate refuses what run refuses."""
+    from hpcsketch.config import memory
+
+    p, c, a = s["problem"], s["compressor"], s["algorithm"]
+    if p["kind"] == "cifar10":
+        path = p.get("data_path")
+        if not path:
+            fail(_where("problem", "data_path", show_value=False),
+                 'required for kind = "cifar10"; expected the path of the cifar-10-batches-bin folder '
+                 "(data_batch_1.bin .. data_batch_5.bin, test_batch.bin)")
+        if not Path(path).expanduser().is_dir():
+            fail(_where("problem", "data_path", path), "not a directory; expected the cifar-10-batches-bin folder "
+                 "holding data_batch_1.bin .. data_batch_5.bin and test_batch.bin")
+    try:
+        d = memory.problem_dim(s)
+    except (ValueError, KeyError):
+        return
+    if p["kind"] in memory.TORCH_PROBLEMS:
+        _, _, train, _ = memory.dataset_shape(p)
+        n, cl = s["clients"]["count"], s["clients"]
+        parts = n * cl["shards"] if cl["partition"] == "shards" else n
+        if parts > train:
+            what = f"shards ({n} clients x {cl['shards']})" if cl["partition"] == "shards" else "clients"
+            fail(_where("clients", "count", n), f"{parts} {what} need at least as many training samples, but "
+                 f"problem {p['kind']!r} has {train}")
+    ck = c["kind"]
+    if ck in ("topk", "randk") or a["kind"] in ("fetchsgd", "cs_sgd"):
+        k = memory._count(c.get("k"), d)
+        if k > d:
+            fail(_where("compressor", "k", c.get("k")), f"gives {k} coordinates; need 1..{d} (or a fraction) for d = {d}")
+    if ck == "gaussian":
+        b = max(1, min(d, int(round(d / float(c["ratio"])))))
+        if b * d > 1 << 27:
+            fail(_where("compressor", "ratio", c["ratio"]),
+                 f"a dense Gaussian sketch of {b} x {d} = {b * d} entries is over the 2^27 limit; raise ratio, "
+                 "or use subsampled_wht or count_sketch for this d")
+    if ck == "perm_q" and c.get("blocks") is not None and c["blocks"] > d:
+        fail(_where("compressor", "blocks", c["blocks"]), f"blocks = {c['blocks']} is more than d = {d}; need 1..{d}")
+    if a["kind"] == "ist":
+        sketch = a.get("sketch") or "perm_q"
+        if sketch == "rand_q" and a.get("q") is not None:
+            q = memory._count(a["q"], d)
+            if q > d:
+                fail(_where("algorithm", "q", a["q"]), f"{q} coordinates per client but d = {d}; need a count in 1..{d} or a fraction")
+        n = s["clients"]["count"]
+        per_round = n if s["clients"]["participation"] >= 1.0 else max(1, int(round(s["clients"]["participation"] * n)))
+        width = int(p.get("hidden") or 100) if sketch == "neurons" else d
+        if per_round > width:
+            what = (f"the narrowest hidden layer has {width} units: each client needs at least one unit of every hidden layer"
+                    if sketch == "neurons" else f"d = {d}: {sketch} needs at most d clients per round")
+            fail(_where("algorithm", "sketch", sketch), f"{per_round} clients per round but {what}")
+
+
+def _check_memory(s: Mapping[str, Any], world_size: int | None, fail: Any) -> None:
+    """Refuse a job that does not fit the memory this node's ranks share (see hpcsketch.config.memory)."""
+    from hpcsketch.config import memory
+
+    try:
+        problem = memory.check(s, world_size)
+    except (ValueError, KeyError):  # a kind the estimate does not know: nothing to say about it
+        return
+    if problem:
+        key, msg = problem
+        sec, _, name = key.partition(".")
+        fail(_where(sec, name, s[sec].get(name)), msg)
 
 
 def _check_hessian(s: Mapping[str, Any], prob_cls: Any, fail: Any) -> None:
@@ -543,13 +613,6 @@ def _check_declared_keys(section: str, values: Section, cls: Any, job: Job, fail
         if result:
             field, msg = result if isinstance(result, tuple) else (f"[{section}]", result)
             fail(field, msg)
-
-
-def option_for(dotted: str) -> Option | None:
-    sec, _, key = dotted.partition(".")
-    if sec not in SECTIONS:
-        return None
-    return section_keys(sec).get(key)
 
 
 def job_from_trace(path: str | os.PathLike[str]) -> Job:
