@@ -37,48 +37,36 @@ SIMULATOR_FALLBACKS = [0]
 cuda: Any = None  # numba.cuda (or its simulator), bound by _kernels() or bind()
 
 
-def _shared_f32_py(x, block, scale):
-    s = cuda.shared.array(0, dtype=float32)
-    tid = cuda.threadIdx.x
-    nt = cuda.blockDim.x
-    base = int64(cuda.blockIdx.x) * block
-    for i in range(tid, block, nt):
-        s[i] = x[base + i] * scale
-    cuda.syncthreads()
-    h = 1
-    while h < block:  # all strides inside the block
-        for t in range(tid, block // 2, nt):
-            i = (t // h) * 2 * h + (t % h)
-            a = s[i]
-            b = s[i + h]
-            s[i] = a + b
-            s[i + h] = a - b
+def _shared_py(dtype: Any) -> Any:
+    """The shared-memory pass for one dtype (a kernel's shared array needs a constant dtype: one
+    kernel per dtype, one source): every stride inside a block of ``block`` elements."""
+
+    def kernel(x, block, scale):
+        s = cuda.shared.array(0, dtype=dtype)
+        tid = cuda.threadIdx.x
+        nt = cuda.blockDim.x
+        base = int64(cuda.blockIdx.x) * block
+        for i in range(tid, block, nt):
+            s[i] = x[base + i] * scale
         cuda.syncthreads()
-        h *= 2
-    for i in range(tid, block, nt):
-        x[base + i] = s[i]
+        h = 1
+        while h < block:  # all strides inside the block
+            for t in range(tid, block // 2, nt):
+                i = (t // h) * 2 * h + (t % h)
+                a = s[i]
+                b = s[i + h]
+                s[i] = a + b
+                s[i + h] = a - b
+            cuda.syncthreads()
+            h *= 2
+        for i in range(tid, block, nt):
+            x[base + i] = s[i]
+
+    return kernel
 
 
-def _shared_f64_py(x, block, scale):  # the same with float64 shared memory (a constant dtype per kernel)
-    s = cuda.shared.array(0, dtype=float64)
-    tid = cuda.threadIdx.x
-    nt = cuda.blockDim.x
-    base = int64(cuda.blockIdx.x) * block
-    for i in range(tid, block, nt):
-        s[i] = x[base + i] * scale
-    cuda.syncthreads()
-    h = 1
-    while h < block:  # all strides inside the block
-        for t in range(tid, block // 2, nt):
-            i = (t // h) * 2 * h + (t % h)
-            a = s[i]
-            b = s[i + h]
-            s[i] = a + b
-            s[i + h] = a - b
-        cuda.syncthreads()
-        h *= 2
-    for i in range(tid, block, nt):
-        x[base + i] = s[i]
+_shared_f32_py = _shared_py(float32)
+_shared_f64_py = _shared_py(float64)
 
 
 def _radix2_py(x, h, work):

@@ -35,64 +35,16 @@ from hpcsketch.analysis.load import tables_from_traces
 from hpcsketch.cli import main
 from hpcsketch.config.job import job_from_trace
 from hpcsketch.errors import BadInput
+from hpcsketch.testing.real_traces import JOBS, real_traces
 from hpcsketch.tracing.reader import read_trace
 
 SUBPROCESS_SECONDS = 120
-RUN_SECONDS = 180
 #: address space the test process may grow by while it reads damaged traces
 HEADROOM_BYTES = 3 << 30
 
 EXAMPLES = int(os.environ.get("HPCSKETCH_FUZZ_TRACE_EXAMPLES", "0"))
 LONG = EXAMPLES > 0
 
-JOBS = {
-    "tiny": """
-[run]
-name = "tiny"
-rounds = 8
-eval_every = 4
-flush_every = 4
-checkpoint_every = 4
-progress = false
-[problem]
-kind = "least_squares"
-dim = 16
-rows = 10
-batch_size = 4
-[clients]
-count = 4
-participation = 0.5
-[algorithm]
-kind = "ef_sgd"
-lr = 0.05
-[compressor]
-kind = "topk"
-k = 0.25
-""",
-    "hess": """
-[run]
-name = "hess"
-rounds = 4
-eval_every = 2
-flush_every = 2
-progress = false
-[problem]
-kind = "least_squares"
-dim = 8
-rows = 10
-batch_size = 4
-[clients]
-count = 2
-[algorithm]
-kind = "psgd"
-lr = 0.05
-[hessian]
-rounds = [0, 4]
-lanczos_steps = 4
-probes = 1
-top = 2
-""",
-}
 
 
 class Source:
@@ -129,21 +81,6 @@ class Source:
             at = max(at, hi)
         meta.extend(range(at, len(self.data)))
         self.metadata = meta
-
-
-def real_traces(root: Path) -> dict[str, Path]:
-    given_dir = os.environ.get("HPCSKETCH_REAL_TRACES")  # DIR/NAME.h5 written earlier this way (long runs)
-    if given_dir:
-        return {name: Path(given_dir) / f"{name}.h5" for name in JOBS}
-    out = {}
-    for name, text in JOBS.items():
-        job = root / f"{name}.toml"
-        job.write_text(text)
-        res = subprocess.run([sys.executable, "-m", "hpcsketch", "run", str(job), "--out", str(root / name), "-q"],
-                             capture_output=True, text=True, timeout=RUN_SECONDS, start_new_session=True)
-        assert res.returncode == 0, res.stderr
-        (out[name],) = (root / name).glob("*.h5")
-    return out
 
 
 _SOURCES: dict[str, Source] = {}
