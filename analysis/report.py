@@ -210,7 +210,7 @@ def render(results: Results, opts: Options, goal: pd.DataFrame, network: pd.Data
         lines.append("None.")
     lines += ["", "## Files", "",
               "`runs.csv` (one row per run), `steps.csv` (one row per run and step, every metric), "
-              "`timing.csv` (run, step, rank, phase, seconds), `targets.csv` (rounds, bytes, seconds to target), "
+              "`timing.csv` (run_id, step, rank, phase, seconds), `targets.csv` (rounds, bytes, seconds to target), "
               "`network.csv` (per run and link: predicted time), `predictions.csv` (per run, link and step: "
               "predicted round and cumulative time)"
               + (", `hessian.csv` (per run and measured round: lambda_max, sum |lambda|, kappa, d, HVPs, seconds), "
