@@ -26,7 +26,7 @@ def allreduce(comm: Communicator, buf: Any, op: str = "sum") -> Any:
                 comm.mpi.Allreduce(MPI.IN_PLACE, buf, op=OPS[op])
         else:
             comm.mpi.Allreduce(MPI.IN_PLACE, buf, op=OPS[op])
-    comm.stats.record(comm._category, "allreduce", buf.nbytes, perf_counter() - t0)
+    comm.record("allreduce", buf.nbytes, perf_counter() - t0)
     return buf
 
 

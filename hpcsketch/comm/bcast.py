@@ -22,5 +22,5 @@ def bcast(comm: Communicator, buf: Any, root: int = 0) -> Any:
         else:
             comm.sync()
             comm.mpi.Bcast(buf, root=root)
-    comm.stats.record(comm._category, "bcast", buf.nbytes if comm.rank == root else 0, perf_counter() - t0)
+    comm.record("bcast", buf.nbytes if comm.rank == root else 0, perf_counter() - t0)
     return buf

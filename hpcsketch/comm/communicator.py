@@ -43,11 +43,15 @@ class Communicator:
         finally:
             self._category = prev
 
+    def record(self, op: str, nbytes: int, seconds: float) -> None:
+        """Count one call under the current category (the collective modules report through this)."""
+        self.stats.record(self._category, op, nbytes, seconds)
+
     @contextlib.contextmanager
     def timed(self, op: str, nbytes: int) -> Iterator[None]:
         t0 = time.perf_counter()
         yield
-        self.stats.record(self._category, op, nbytes, time.perf_counter() - t0)
+        self.record(op, nbytes, time.perf_counter() - t0)
 
     def sync(self) -> None:
         """A CuPy buffer must be ready before MPI reads it."""
@@ -86,24 +90,28 @@ class Communicator:
         return reduce_scatter(self, buf, op)
 
     # -- small Python objects (control plane, trace gathering) --------------------------
+    # the bytes of an object collective are its pickle, what mpi4py hands to MPI (this rank's part)
     def gather_object(self, obj: Any, root: int = 0) -> list[Any] | None:
-        import pickle
-
-        nbytes = len(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
-        with self.timed("gather_object", nbytes):
+        with self.timed("gather_object", _pickled_nbytes(obj)):
             return self.mpi.gather(obj, root=root)
 
     def bcast_object(self, obj: Any, root: int = 0) -> Any:
-        with self.timed("bcast_object", 0):
+        with self.timed("bcast_object", _pickled_nbytes(obj) if self.rank == root else 0):
             return self.mpi.bcast(obj, root=root)
 
     def allgather_object(self, obj: Any) -> list[Any]:
-        with self.timed("allgather_object", 0):
+        with self.timed("allgather_object", _pickled_nbytes(obj)):
             return self.mpi.allgather(obj)
 
     def barrier(self) -> None:
         with self.timed("barrier", 0):
             self.mpi.Barrier()
+
+
+def _pickled_nbytes(obj: Any) -> int:
+    import pickle
+
+    return len(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
 
 
 class Request:
@@ -134,4 +142,4 @@ class Request:
         self.done = True
         if self._finish is not None:
             self._finish()
-        self.comm.stats.record(self.comm._category, self._op, self._nbytes, seconds)
+        self.comm.record(self._op, self._nbytes, seconds)
