@@ -76,8 +76,7 @@ def _select_points(job: Any, point: int | None) -> list[Any]:
 def cmd_run(args: argparse.Namespace) -> int:
     from hpcsketch import launch
 
-    if args.ranks is not None and args.ranks < 1:
-        raise BadInput(f"expected a number of ranks >= 1, got {args.ranks}", field="-n")
+    launch.check_ranks(args.ranks)
     inside = launch.inside_launcher()
     world_size = launch.launcher_world_size() if inside else args.ranks
     if args.resume:
@@ -231,8 +230,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         return info(args.topology, args.nodes, args.weights, args.option)
     from hpcsketch import launch
 
-    if args.ranks is not None and args.ranks < 1:
-        raise BadInput(f"expected a number of ranks >= 1, got {args.ranks}", field="-n")
+    launch.check_ranks(args.ranks)
     if args.ranks is not None and args.ranks > 1 and not launch.inside_launcher():
         # as run does: the world described is the one these ranks make
         return launch.spawn(args.ranks, ["info"], launcher=args.launcher)

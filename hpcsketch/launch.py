@@ -25,6 +25,12 @@ from typing import Any, Callable, Sequence
 from hpcsketch import launchers
 from hpcsketch.errors import BadInput
 
+def check_ranks(ranks: int | None) -> None:
+    """``-n``: at least one rank (BadInput, one line, otherwise)."""
+    if ranks is not None and ranks < 1:
+        raise BadInput(f"expected a number of ranks >= 1, got {ranks}", field="-n")
+
+
 def inside_launcher() -> bool:
     """True when this process was started by mpiexec/mpirun/srun as one of several ranks."""
     return launchers.inside_launcher()
@@ -234,22 +240,12 @@ def _exit_code(rc: int, traces: Sequence[Path], token: str) -> int:
 def _mark_failed(traces: Sequence[Path], token: str, message: str) -> None:
     """Mark ``failed`` the traces this launch's ranks created or resumed (their ``launch_token`` is
     ours) and left ``running``; a file another run owns is never touched."""
+    from hpcsketch.tracing.liveness import launch_token
     from hpcsketch.tracing.writer import mark_status
 
     for path in traces:
-        if path.exists() and _launch_token(path) == token:
+        if path.exists() and launch_token(path) == token:
             mark_status(path, "failed", message)
-
-
-def _launch_token(path: Path) -> str:
-    import h5py
-
-    try:
-        with h5py.File(path, "r", locking=False) as f:
-            v = f.attrs.get("launch_token", "")
-    except (OSError, ValueError, RuntimeError, TypeError):
-        return ""
-    return v.decode(errors="replace") if isinstance(v, bytes) else str(v)
 
 
 def watch_launcher(on_gone: Callable[[], None], period: float = 0.5) -> threading.Thread | None:

@@ -51,8 +51,7 @@ def _number_or_fraction(text: str) -> float | int:
 def run(args: argparse.Namespace) -> int:
     from hpcsketch import launch
 
-    if args.ranks is not None and args.ranks < 1:
-        raise BadInput(f"expected a number of ranks >= 1, got {args.ranks}", field="-n")
+    launch.check_ranks(args.ranks)
     trace = Path(args.trace)
     settings_overrides = _checked_flags(args)
     out = Path(args.out) if args.out else None

@@ -29,7 +29,7 @@ def _text(v: Any) -> str:
     return v.decode(errors="replace") if isinstance(v, bytes) else str(v)
 
 
-def _root_attrs(path: Path) -> dict[str, Any] | None:
+def root_attrs(path: Path) -> dict[str, Any] | None:
     """The root attributes of an hpcsketch trace, or None when ``path`` is not one (read without locks)."""
     import h5py
 
@@ -39,9 +39,14 @@ def _root_attrs(path: Path) -> dict[str, Any] | None:
         with h5py.File(path, "r", locking=False) as f:
             if "schema_version" not in f.attrs:
                 return None
-            return {k: f.attrs[k] for k in ("status", "writer_host", "writer_pid", "heartbeat") if k in f.attrs}
+            return {k: f.attrs[k] for k in ("status", "writer_host", "writer_pid", "heartbeat", "launch_token") if k in f.attrs}
     except (OSError, ValueError, RuntimeError, KeyError, TypeError):
         return None
+
+
+def launch_token(path: str | os.PathLike[str]) -> str:
+    """The ``launch_token`` of the launch whose ranks created or resumed the trace ('' if none)."""
+    return _text((root_attrs(Path(path)) or {}).get("launch_token", ""))
 
 
 def _pid_is_hpcsketch(pid: int) -> bool:
@@ -62,7 +67,7 @@ def _pid_is_hpcsketch(pid: int) -> bool:
 
 def live_writer(path: str | os.PathLike[str]) -> str | None:
     """A one-line description of the live process writing ``path``, or None if there is none."""
-    attrs = _root_attrs(Path(path))
+    attrs = root_attrs(Path(path))
     if not attrs or _text(attrs.get("status", "")) != "running":
         return None
     host = _text(attrs.get("writer_host", ""))
@@ -91,7 +96,7 @@ def refuse_live_writer(path: str | os.PathLike[str], action: str) -> None:
     p = Path(path)
     if not p.exists():
         return
-    if action.endswith("--force") and _root_attrs(p) is None:
+    if action.endswith("--force") and root_attrs(p) is None:
         raise BadInput("exists and is not an hpcsketch trace; --force replaces only traces: choose another --trace",
                        source=str(p))
     live = live_writer(p)
